@@ -1,0 +1,102 @@
+//! CSRF tokens: an HMAC over the session id (signed in, so the token survives rotation) or over
+//! the `csrf` cookie's random secret (signed out), under a key used for nothing else.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+/// Issues and checks CSRF tokens.
+#[derive(Clone)]
+pub struct CsrfKey {
+    keys: Vec<[u8; 32]>,
+}
+
+impl CsrfKey {
+    /// From the current and previous signing secrets (previous ones keep open forms working
+    /// across a key rotation).
+    pub fn new(current: &[u8], previous: &[Vec<u8>]) -> Self {
+        let keys = std::iter::once(current)
+            .chain(previous.iter().map(Vec::as_slice))
+            .map(|s| super::derive_key(s, "csrf"))
+            .collect();
+        Self { keys }
+    }
+
+    fn mac(key: &[u8; 32], kind: &str, binding: &str) -> String {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+        mac.update(kind.as_bytes());
+        mac.update(b"\0");
+        mac.update(binding.as_bytes());
+        B64.encode(mac.finalize().into_bytes())
+    }
+
+    /// The token for forms of a signed-in session.
+    pub fn for_session(&self, session_id: &str) -> String {
+        Self::mac(&self.keys[0], "session", session_id)
+    }
+
+    /// The token for signed-out forms, bound to the `csrf` cookie's secret.
+    pub fn for_anonymous(&self, cookie_secret: &str) -> String {
+        Self::mac(&self.keys[0], "anonymous", cookie_secret)
+    }
+
+    /// Checks a session-bound token in constant time.
+    pub fn check_session(&self, session_id: &str, token: &str) -> bool {
+        self.check("session", session_id, token)
+    }
+
+    /// Checks a cookie-bound token in constant time.
+    pub fn check_anonymous(&self, cookie_secret: &str, token: &str) -> bool {
+        !cookie_secret.is_empty() && self.check("anonymous", cookie_secret, token)
+    }
+
+    fn check(&self, kind: &str, binding: &str, token: &str) -> bool {
+        self.keys.iter().any(|k| {
+            Self::mac(k, kind, binding)
+                .as_bytes()
+                .ct_eq(token.as_bytes())
+                .into()
+        })
+    }
+
+    /// A fresh secret for the `csrf` cookie.
+    pub fn new_cookie_secret() -> String {
+        let mut b = [0u8; 32];
+        rand::fill(&mut b);
+        B64.encode(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_bound_and_kinds_do_not_mix() {
+        let k = CsrfKey::new(b"0123456789abcdef0123456789abcdef!", &[]);
+        let t = k.for_session("s1");
+        assert!(k.check_session("s1", &t));
+        assert!(!k.check_session("s2", &t));
+        assert!(
+            !k.check_anonymous("s1", &t),
+            "a session token is not an anonymous token"
+        );
+        assert!(!k.check_session("s1", ""));
+        let a = k.for_anonymous("cookie");
+        assert!(k.check_anonymous("cookie", &a));
+        assert!(!k.check_anonymous("", &k.for_anonymous("")));
+    }
+
+    #[test]
+    fn previous_keys_still_verify() {
+        let old = CsrfKey::new(b"old-old-old-old-old-old-old-old-old", &[]);
+        let new = CsrfKey::new(
+            b"new-new-new-new-new-new-new-new-new",
+            &[b"old-old-old-old-old-old-old-old-old".to_vec()],
+        );
+        assert!(new.check_session("s", &old.for_session("s")));
+    }
+}

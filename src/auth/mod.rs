@@ -1,0 +1,32 @@
+//! The domain core: access tokens, refresh-token families, passwords, CSRF and revocation.
+//! Nothing here knows about actix; the HTTP layer calls [`AuthService`] and maps [`AuthError`].
+
+mod csrf;
+mod error;
+mod passwords;
+mod refresh;
+mod revocation;
+mod service;
+mod throttle;
+mod tokens;
+
+pub use csrf::CsrfKey;
+pub use error::AuthError;
+pub use passwords::PasswordHasher;
+pub use refresh::RefreshToken;
+pub use revocation::RevocationCache;
+pub use service::{AuthService, Issued, RevokeReason, SessionUser, Settings};
+pub use throttle::Throttle;
+pub use tokens::{AccessClaims, AccessError, TokenKeys};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// Derives a purpose-specific key from the signing secret, so one secret never serves two
+/// kinds of token (RFC 8725 §3.11).
+pub(crate) fn derive_key(secret: &[u8], label: &str) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(b"latchkey key derivation\0");
+    mac.update(label.as_bytes());
+    mac.finalize().into_bytes().into()
+}

@@ -1,0 +1,128 @@
+//! Password hashing: bcrypt over an HMAC-SHA-384 pre-hash (so nothing past 72 bytes is silently
+//! ignored), always on the blocking pool, with a bounded number at once so a sign-in storm
+//! cannot starve the async workers of CPU.
+
+use crate::domain::NewPassword;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha384;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::Semaphore;
+
+/// Domain separation for the pre-hash. Not a secret pepper: it only turns any length into
+/// 64 bcrypt-safe characters, so the key can rotate without invalidating passwords.
+const PREHASH_KEY: &[u8] = b"latchkey password pre-hash v1";
+
+fn prehash(password: &str) -> String {
+    let mut mac =
+        <Hmac<Sha384> as Mac>::new_from_slice(PREHASH_KEY).expect("HMAC takes any key length");
+    mac.update(password.as_bytes());
+    B64.encode(mac.finalize().into_bytes())
+}
+
+/// Hashes and verifies passwords at the configured cost.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    cost: u32,
+    permits: Arc<Semaphore>,
+    dummy: Arc<OnceLock<String>>,
+}
+
+impl PasswordHasher {
+    /// A hasher at `cost`, running at most `parallel` bcrypt computations at once.
+    pub fn new(cost: u32, parallel: usize) -> Self {
+        Self {
+            cost,
+            permits: Arc::new(Semaphore::new(parallel.max(1))),
+            dummy: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// A sensible parallelism: leave one core for serving pages.
+    pub fn default_parallelism() -> usize {
+        std::thread::available_parallelism()
+            .map(|n| n.get().saturating_sub(1))
+            .unwrap_or(1)
+            .max(1)
+    }
+
+    /// Hashes a new password (blocking pool).
+    pub async fn hash(&self, password: &NewPassword) -> Result<String, String> {
+        let pre = prehash(password.expose());
+        let cost = self.cost;
+        self.blocking(move || bcrypt::hash(pre, cost).map_err(|e| e.to_string()))
+            .await
+    }
+
+    /// Synchronous hash, for the CLI.
+    pub fn hash_blocking(&self, password: &NewPassword) -> Result<String, String> {
+        bcrypt::hash(prehash(password.expose()), self.cost).map_err(|e| e.to_string())
+    }
+
+    /// Verifies `password` against `hash`; with no hash (unknown user) a dummy hash is verified
+    /// instead so the answer takes the same time.
+    pub async fn verify(&self, password: &str, hash: Option<String>) -> bool {
+        let pre = prehash(password);
+        let cost = self.cost;
+        let dummy = self.dummy.clone();
+        let known = hash.is_some();
+        self.blocking(move || {
+            let hash = match hash {
+                Some(h) => h,
+                None => dummy
+                    .get_or_init(|| {
+                        bcrypt::hash("latchkey dummy password", cost).unwrap_or_default()
+                    })
+                    .clone(),
+            };
+            Ok::<bool, String>(bcrypt::verify(pre, &hash).unwrap_or(false))
+        })
+        .await
+        .unwrap_or(false)
+            && known
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T, String> + Send + 'static,
+    ) -> Result<T, String> {
+        let _permit = self.permits.acquire().await.map_err(|e| e.to_string())?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| e.to_string())?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pw(s: &str) -> NewPassword {
+        NewPassword::parse(s.to_string()).expect("valid")
+    }
+
+    #[tokio::test]
+    async fn verifies_exactly_what_was_typed_beyond_72_bytes() {
+        let h = PasswordHasher::new(4, 1);
+        let long = "a".repeat(72);
+        let hash = h.hash(&pw(&format!("{long}X"))).await.expect("hash");
+        assert!(h.verify(&format!("{long}X"), Some(hash.clone())).await);
+        assert!(
+            !h.verify(&long, Some(hash.clone())).await,
+            "no silent truncation"
+        );
+        assert!(!h.verify(&format!("{long}Y"), Some(hash)).await);
+    }
+
+    #[tokio::test]
+    async fn unknown_users_and_broken_hashes_never_verify() {
+        let h = PasswordHasher::new(4, 1);
+        assert!(!h.verify("latchkey dummy password", None).await);
+        assert!(
+            !h.verify("whatever1", Some("$2b$04$ü-not-a-hash".into()))
+                .await
+        );
+        assert!(!h.verify("whatever1", Some(String::new())).await);
+    }
+}

@@ -1,0 +1,42 @@
+//! Queries on `login_failures`: recent failed sign-ins, counted per account and per address.
+
+use super::schema::login_failures as lf;
+use super::{DbConnection, DbError};
+use diesel::prelude::*;
+
+/// Records one failed sign-in.
+pub fn record(conn: &mut DbConnection, email: &str, ip: &str, now: i64) -> Result<(), DbError> {
+    diesel::insert_into(lf::table)
+        .values((lf::at.eq(now), lf::email.eq(email), lf::ip.eq(ip)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Failures for this account and for this address since `since`: (count, newest time).
+pub fn recent(
+    conn: &mut DbConnection,
+    email: &str,
+    ip: &str,
+    since: i64,
+) -> Result<((i64, Option<i64>), (i64, Option<i64>)), DbError> {
+    let by_email = lf::table
+        .filter(lf::email.eq(email).and(lf::at.ge(since)))
+        .select((diesel::dsl::count_star(), diesel::dsl::max(lf::at)))
+        .first::<(i64, Option<i64>)>(conn)?;
+    let by_ip = lf::table
+        .filter(lf::ip.eq(ip).and(lf::at.ge(since)))
+        .select((diesel::dsl::count_star(), diesel::dsl::max(lf::at)))
+        .first::<(i64, Option<i64>)>(conn)?;
+    Ok((by_email, by_ip))
+}
+
+/// Forgets an account's failures after a successful sign-in.
+pub fn clear_for_email(conn: &mut DbConnection, email: &str) -> Result<(), DbError> {
+    diesel::delete(lf::table.filter(lf::email.eq(email))).execute(conn)?;
+    Ok(())
+}
+
+/// Drops failures older than `before`, keeping the table small.
+pub fn prune(conn: &mut DbConnection, before: i64) -> Result<usize, DbError> {
+    Ok(diesel::delete(lf::table.filter(lf::at.lt(before))).execute(conn)?)
+}

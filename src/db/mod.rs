@@ -1,0 +1,268 @@
+//! The database: one connection type over SQLite and PostgreSQL, an r2d2 pool that fails fast,
+//! embedded migrations per backend, and the queries (one module per table).
+//!
+//! Every call goes through [`Db::run`], which takes a pooled connection on the blocking pool so
+//! neither Diesel nor the pool wait ever stalls an async worker.
+
+pub mod audit;
+pub mod login_failures;
+pub mod schema;
+pub mod sessions;
+pub mod tokens;
+pub mod users;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+pub use connection::DbConnection;
+
+mod connection {
+    // The derive generates undocumented helper items.
+    #![allow(missing_docs)]
+
+    /// One connection, to whichever backend `DATABASE_URL` names.
+    #[derive(diesel::MultiConnection)]
+    pub enum DbConnection {
+        /// An embedded SQLite file.
+        Sqlite(diesel::SqliteConnection),
+        /// A PostgreSQL server.
+        Pg(diesel::PgConnection),
+    }
+}
+
+/// Why a database call failed; the HTTP layer answers every variant with 503 or a conflict.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection could be had in time, the server is down, or SQLite stayed busy.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A unique constraint refused the write.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Any other query failure.
+    #[error("query failed: {0}")]
+    Query(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind as K, Error as E};
+        match e {
+            E::DatabaseError(K::UniqueViolation, info) => {
+                DbError::Conflict(info.message().to_string())
+            }
+            E::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, info) => {
+                DbError::Unavailable(info.message().to_string())
+            }
+            E::DatabaseError(_, ref info)
+                if info.message().contains("database is locked")
+                    || info.message().contains("database is busy") =>
+            {
+                DbError::Unavailable(info.message().to_string())
+            }
+            other => DbError::Query(other),
+        }
+    }
+}
+
+/// Which backend a URL selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Backend {
+    /// `postgres://` and `postgresql://` select PostgreSQL; anything else is a SQLite path.
+    pub fn of(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// Opens connections itself so a failure reports the real cause (the stock manager's
+/// multi-backend `establish` replaces it with "invalid connection url").
+pub struct Manager {
+    url: String,
+    backend: Backend,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        use diesel::r2d2::Error as E;
+        match self.backend {
+            Backend::Postgres => {
+                let mut c =
+                    diesel::PgConnection::establish(&self.url).map_err(E::ConnectionError)?;
+                c.batch_execute("SET statement_timeout = '10s'")
+                    .map_err(E::QueryError)?;
+                Ok(DbConnection::Pg(c))
+            }
+            Backend::Sqlite => {
+                let mut c =
+                    diesel::SqliteConnection::establish(&self.url).map_err(E::ConnectionError)?;
+                // WAL itself is set once in `connect`, before the pool exists.
+                c.batch_execute(
+                    "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(E::QueryError)?;
+                Ok(DbConnection::Sqlite(c))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        use diesel::r2d2::R2D2Connection;
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        conn.is_broken()
+    }
+}
+
+/// The shared pool, cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+    url: String,
+    queries: Arc<AtomicU64>,
+}
+
+impl Db {
+    /// Builds the pool without waiting for the database, so the process can start (and
+    /// `/readyz` say 503) while the database is still down.
+    pub fn connect(url: &str, size: u32, timeout: Duration) -> Result<Self, DbError> {
+        let backend = Backend::of(url);
+        let url = url.to_string();
+        if backend == Backend::Sqlite {
+            // Stored in the file; doing it per connection logged "database is locked".
+            let mut c = diesel::SqliteConnection::establish(&url).map_err(|e| {
+                DbError::Unavailable(format!("cannot open SQLite database {url}: {e}"))
+            })?;
+            c.batch_execute("PRAGMA journal_mode = WAL;")
+                .map_err(|e| DbError::Unavailable(format!("cannot enable WAL on {url}: {e}")))?;
+        }
+        let queries = Arc::new(AtomicU64::new(0));
+        let manager = Manager {
+            url: url.clone(),
+            backend,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .min_idle(Some(0))
+            .connection_timeout(timeout)
+            .test_on_check_out(false)
+            .error_handler(Box::new(QuietErrors))
+            .build_unchecked(manager);
+        Ok(Self {
+            pool,
+            backend,
+            url,
+            queries,
+        })
+    }
+
+    /// Which backend this pool talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Opens one connection now and returns the real error if that fails (start-up check).
+    pub fn check(&self) -> Result<(), DbError> {
+        use r2d2::ManageConnection;
+        let manager = Manager {
+            url: self.url.clone(),
+            backend: self.backend,
+        };
+        manager
+            .connect()
+            .map(drop)
+            .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// Applies pending embedded migrations (serialised across instances on PostgreSQL).
+    pub fn migrate(&self) -> Result<usize, DbError> {
+        let mut conn = self.get()?;
+        let result = match &mut *conn {
+            DbConnection::Pg(pg) => {
+                pg.batch_execute("SELECT pg_advisory_lock(7351203)")?;
+                let r = pg
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|v| v.len());
+                pg.batch_execute("SELECT pg_advisory_unlock(7351203)")?;
+                r
+            }
+            DbConnection::Sqlite(lite) => lite
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.len()),
+        };
+        result.map_err(|e| DbError::Unavailable(format!("migration failed: {e}")))
+    }
+
+    /// Takes a connection now, on the calling thread (only for blocking contexts).
+    pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        self.pool
+            .get()
+            .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| DbError::Unavailable(format!("blocking task failed: {e}")))?
+    }
+
+    /// How many connections have been checked out since start: the hot-path test reads it.
+    pub fn checkouts(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
+    }
+
+    /// Pool size and idle connections, for metrics.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let s = self.pool.state();
+        (s.connections, s.idle_connections)
+    }
+}
+
+/// r2d2 logs every failed connect at `error`; the caller reports the outage once instead.
+#[derive(Debug)]
+struct QuietErrors;
+
+impl r2d2::HandleError<diesel::r2d2::Error> for QuietErrors {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        log::debug!("database connection attempt failed: {error}");
+    }
+}
+
+/// Seconds since the Unix epoch, the unit of every stored time.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

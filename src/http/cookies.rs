@@ -1,0 +1,199 @@
+//! Auth cookies: exact-name parsing of the raw `Cookie` header (actix's own lookup decodes and
+//! trims names and returns the first duplicate), and `Set-Cookie` values with every flag pinned.
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::header::COOKIE;
+use actix_web::HttpRequest;
+
+/// The three cookie names, with or without the `__Host-` prefix.
+#[derive(Clone, Debug)]
+pub struct CookieNames {
+    /// Access JWT.
+    pub access: &'static str,
+    /// Refresh token.
+    pub refresh: &'static str,
+    /// Signed-out CSRF secret.
+    pub csrf: &'static str,
+    /// Whether `Secure` is set.
+    pub secure: bool,
+}
+
+impl CookieNames {
+    /// `__Host-` names and `Secure` unless `LATCHKEY_COOKIE_SECURE=false`.
+    pub fn new(secure: bool) -> Self {
+        if secure {
+            Self {
+                access: "__Host-access",
+                refresh: "__Host-refresh",
+                csrf: "__Host-csrf",
+                secure,
+            }
+        } else {
+            Self {
+                access: "access",
+                refresh: "refresh",
+                csrf: "csrf",
+                secure,
+            }
+        }
+    }
+
+    fn build(
+        &self,
+        name: &'static str,
+        value: String,
+        same_site: SameSite,
+        max_age: Option<i64>,
+    ) -> Cookie<'static> {
+        let mut c = Cookie::build(name, value)
+            .path("/")
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(same_site);
+        if let Some(secs) = max_age {
+            c = c.max_age(CookieDuration::seconds(secs));
+        }
+        c.finish()
+    }
+
+    /// The access cookie.
+    pub fn access_cookie(&self, token: &str, max_age: i64) -> Cookie<'static> {
+        self.build(self.access, token.to_string(), SameSite::Lax, Some(max_age))
+    }
+
+    /// The refresh cookie, living no longer than what is left of the session.
+    pub fn refresh_cookie(&self, token: &str, max_age: i64) -> Cookie<'static> {
+        self.build(
+            self.refresh,
+            token.to_string(),
+            SameSite::Lax,
+            Some(max_age),
+        )
+    }
+
+    /// The signed-out CSRF cookie (browser-session lifetime).
+    pub fn csrf_cookie(&self, secret: &str) -> Cookie<'static> {
+        self.build(self.csrf, secret.to_string(), SameSite::Strict, None)
+    }
+
+    /// Deletes both session cookies, repeating `Secure; Path=/` so the browser honours it.
+    pub fn clear_session(&self) -> [Cookie<'static>; 2] {
+        [
+            self.build(self.access, String::new(), SameSite::Lax, Some(0)),
+            self.build(self.refresh, String::new(), SameSite::Lax, Some(0)),
+        ]
+    }
+}
+
+/// What the request carried under one cookie name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// Not present.
+    Missing,
+    /// Present once.
+    One(String),
+    /// Present more than once: refused, since which one the browser meant is unknowable.
+    Duplicate,
+}
+
+impl Lookup {
+    /// The value when present exactly once.
+    pub fn value(&self) -> Option<&str> {
+        match self {
+            Lookup::One(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// Finds `name` among every `Cookie` header, byte-exact, with no decoding or trimming of names
+/// beyond the separator's spaces; invalid UTF-8 elsewhere in the header does not hide it.
+pub fn lookup(req: &HttpRequest, name: &str) -> Lookup {
+    let mut found = Lookup::Missing;
+    for header in req.headers().get_all(COOKIE) {
+        for pair in header.as_bytes().split(|b| *b == b';') {
+            let pair = trim_ows(pair);
+            let Some(eq) = pair.iter().position(|b| *b == b'=') else {
+                continue;
+            };
+            if &pair[..eq] != name.as_bytes() {
+                continue;
+            }
+            let value = String::from_utf8_lossy(trim_ows(&pair[eq + 1..])).into_owned();
+            found = match found {
+                Lookup::Missing => Lookup::One(value),
+                _ => Lookup::Duplicate,
+            };
+        }
+    }
+    found
+}
+
+fn trim_ows(mut b: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = b {
+        b = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = b {
+        b = rest;
+    }
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn exact_names_only_and_duplicates_refused() {
+        let req = TestRequest::default()
+            .insert_header((
+                COOKIE,
+                "a=1; __Host-access=tok; %5F_Host-refresh=x; __host-refresh=y",
+            ))
+            .to_http_request();
+        assert_eq!(lookup(&req, "__Host-access"), Lookup::One("tok".into()));
+        assert_eq!(lookup(&req, "__Host-refresh"), Lookup::Missing);
+        let dup = TestRequest::default()
+            .insert_header((COOKIE, "__Host-access=a; __Host-access=b"))
+            .to_http_request();
+        assert_eq!(lookup(&dup, "__Host-access"), Lookup::Duplicate);
+    }
+
+    #[test]
+    fn invalid_utf8_elsewhere_does_not_hide_ours() {
+        let value = actix_web::http::header::HeaderValue::from_bytes(b"x=\xff\xfe; access=tok")
+            .expect("bytes");
+        let req = TestRequest::default()
+            .insert_header((COOKIE, value))
+            .to_http_request();
+        assert_eq!(lookup(&req, "access"), Lookup::One("tok".into()));
+    }
+
+    #[test]
+    fn set_cookie_flags_are_pinned() {
+        let names = CookieNames::new(true);
+        let c = names.refresh_cookie("v", 60).to_string();
+        for part in [
+            "__Host-refresh=v",
+            "HttpOnly",
+            "Secure",
+            "SameSite=Lax",
+            "Path=/",
+            "Max-Age=60",
+        ] {
+            assert!(c.contains(part), "{c} lacks {part}");
+        }
+        assert!(!c.contains("Domain"));
+        let cleared = names.clear_session()[0].to_string();
+        assert!(
+            cleared.contains("Max-Age=0")
+                && cleared.contains("Secure")
+                && cleared.contains("Path=/")
+        );
+        assert!(names
+            .csrf_cookie("s")
+            .to_string()
+            .contains("SameSite=Strict"));
+    }
+}

@@ -1,0 +1,179 @@
+//! The session guard: extractors that resolve the signed-in user, refreshing transparently from
+//! the refresh cookie when the access token is missing, expired or about to expire.
+//!
+//! A valid access token costs no database query. Rotated (or cleared) cookies are queued in the
+//! request's extensions and written by the frame middleware on the way out.
+
+use super::cookies::{lookup, Lookup};
+use super::error::AppError;
+use super::state::AppState;
+use crate::auth::{AuthError, RefreshToken, SessionUser};
+use crate::domain::Role;
+use actix_web::cookie::Cookie;
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use actix_web_httpauth::headers::authorization::{Bearer, Scheme};
+use std::future::Future;
+use std::pin::Pin;
+
+/// Cookies to set on the response, queued during the request.
+#[derive(Default)]
+pub struct PendingCookies(pub Vec<Cookie<'static>>);
+
+/// Queues cookies for the response.
+pub fn push_cookies(req: &HttpRequest, cookies: impl IntoIterator<Item = Cookie<'static>>) {
+    let mut ext = req.extensions_mut();
+    if ext.get::<PendingCookies>().is_none() {
+        ext.insert(PendingCookies::default());
+    }
+    if let Some(p) = ext.get_mut::<PendingCookies>() {
+        p.0.extend(cookies);
+    }
+}
+
+/// The user resolved for this request, cached so a second extractor costs nothing.
+#[derive(Clone)]
+struct Resolved(SessionUser);
+
+/// How the request authenticated (cookie clients must send a CSRF token on API state changes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// `Authorization: Bearer`.
+    Bearer,
+    /// The access/refresh cookies.
+    Cookie,
+}
+
+/// Whether the request carries an `Authorization` header (it then never uses cookies).
+pub fn via(req: &HttpRequest) -> Via {
+    if req.headers().contains_key(AUTHORIZATION) {
+        Via::Bearer
+    } else {
+        Via::Cookie
+    }
+}
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AuthError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or(AuthError::NoToken)
+}
+
+/// Resolves the signed-in user of a request (see the module docs).
+pub async fn resolve(req: &HttpRequest) -> Result<SessionUser, AuthError> {
+    if let Some(Resolved(u)) = req.extensions().get::<Resolved>() {
+        return Ok(u.clone());
+    }
+    let st = state(req)?;
+    let now = crate::db::now();
+    let user = match via(req) {
+        Via::Bearer => bearer(req, &st, now)?,
+        Via::Cookie => from_cookies(req, &st, now).await?,
+    };
+    req.extensions_mut().insert(Resolved(user.clone()));
+    Ok(user)
+}
+
+fn bearer(req: &HttpRequest, st: &AppState, now: i64) -> Result<SessionUser, AuthError> {
+    let mut headers = req.headers().get_all(AUTHORIZATION);
+    let (Some(value), None) = (headers.next(), headers.next()) else {
+        return Err(AuthError::InvalidToken);
+    };
+    let bearer = Bearer::parse(value).map_err(|_| AuthError::InvalidToken)?;
+    st.auth.authenticate(bearer.token().trim(), now)
+}
+
+async fn from_cookies(
+    req: &HttpRequest,
+    st: &AppState,
+    now: i64,
+) -> Result<SessionUser, AuthError> {
+    let names = &st.cookies;
+    let (access, refresh) = (lookup(req, names.access), lookup(req, names.refresh));
+    if access == Lookup::Duplicate || refresh == Lookup::Duplicate {
+        return Err(AuthError::InvalidToken);
+    }
+    let mut still_valid = None;
+    let mut why_not = AuthError::NoToken;
+    if let Some(token) = access.value() {
+        match st.auth.authenticate(token, now) {
+            Ok(u) if !st.auth.wants_refresh(&u, now) => return Ok(u),
+            Ok(u) => still_valid = Some(u),
+            // Only a genuine expiry, or a revocation whose precise reason the refresh reports,
+            // may go on to a refresh; a forged or malformed token never does.
+            Err(e @ (AuthError::TokenExpired { .. } | AuthError::SessionRevoked)) => why_not = e,
+            Err(e) => return Err(e),
+        }
+    }
+    let Some(raw) = refresh.value() else {
+        if matches!(why_not, AuthError::SessionRevoked) {
+            push_cookies(req, names.clear_session());
+        }
+        return Err(why_not);
+    };
+    let Some(token) = RefreshToken::parse(raw) else {
+        push_cookies(req, names.clear_session());
+        return Err(AuthError::SessionExpired);
+    };
+    let client = super::client::client_info(req, &st.trusted_proxies);
+    match st.auth.refresh(token, client).await {
+        Ok(issued) => {
+            push_cookies(req, super::handlers::session_cookies(st, &issued));
+            Ok(issued.user)
+        }
+        // An outage signs nobody out: keep the cookies, and serve a still-valid token.
+        Err(AuthError::Database(e)) => still_valid.ok_or(AuthError::Database(e)),
+        Err(e) => {
+            push_cookies(req, names.clear_session());
+            Err(e)
+        }
+    }
+}
+
+type Fut<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
+
+/// A handler parameter that requires a signed-in user.
+pub struct CurrentUser(pub SessionUser);
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = Fut<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ok(CurrentUser(resolve(&req).await?)) })
+    }
+}
+
+/// A handler parameter that requires a signed-in admin (403 for anyone else signed in).
+pub struct Admin(pub SessionUser);
+
+impl FromRequest for Admin {
+    type Error = AppError;
+    type Future = Fut<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let user = resolve(&req).await?;
+            if user.role != Role::Admin {
+                return Err(AuthError::Forbidden.into());
+            }
+            Ok(Admin(user))
+        })
+    }
+}
+
+/// The signed-in user if there is one; never fails (a page that merely greets the user).
+pub struct MaybeUser(pub Option<SessionUser>);
+
+impl FromRequest for MaybeUser {
+    type Error = AppError;
+    type Future = Fut<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ok(MaybeUser(resolve(&req).await.ok())) })
+    }
+}

@@ -1,0 +1,220 @@
+//! Sign-in, sign-up and sign-out pages.
+
+use crate::auth::{AuthError, CsrfKey, RefreshToken};
+use crate::http::client::client_info;
+use crate::http::cookies::lookup;
+use crate::http::error::{message_of, AppError};
+use crate::http::forms::{AnonForm, CsrfCarrier, SessionForm};
+use crate::http::guard::{push_cookies, MaybeUser};
+use crate::http::handlers::{see_other, session_cookies};
+use crate::http::next::safe_next;
+use crate::http::state::AppState;
+use crate::http::views::{render, Chrome, LoginPage, Notice, RegisterPage};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+/// `?reason=…&next=…` on the sign-in page.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginQuery {
+    reason: Option<String>,
+    next: Option<String>,
+}
+
+/// The sign-in form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    csrf_token: String,
+    next: String,
+}
+
+impl CsrfCarrier for LoginForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// The sign-up form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RegisterForm {
+    email: String,
+    password: String,
+    csrf_token: String,
+}
+
+impl CsrfCarrier for RegisterForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// A form with nothing but its CSRF token (sign-out, revoke buttons).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CsrfOnly {
+    csrf_token: String,
+}
+
+impl CsrfCarrier for CsrfOnly {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// The signed-out CSRF token, setting the cookie it is bound to when the browser lacks one.
+fn anonymous_csrf(req: &HttpRequest, st: &AppState) -> String {
+    let secret = match lookup(req, st.cookies.csrf).value() {
+        Some(s) if s.len() == 43 => s.to_string(),
+        _ => {
+            let s = CsrfKey::new_cookie_secret();
+            push_cookies(req, [st.cookies.csrf_cookie(&s)]);
+            s
+        }
+    };
+    st.auth.csrf.for_anonymous(&secret)
+}
+
+/// Where to go after signing in: a safe `next`, or the account page.
+fn after_login(next: &str) -> String {
+    match safe_next(Some(next)) {
+        n if n == "/" => "/account".into(),
+        n => n,
+    }
+}
+
+/// `GET /login`.
+pub async fn login_form(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    q: web::Query<LoginQuery>,
+    user: MaybeUser,
+) -> HttpResponse {
+    let next = safe_next(q.next.as_deref());
+    if user.0.is_some() && q.reason.is_none() {
+        return see_other(&after_login(&next));
+    }
+    let page = LoginPage {
+        chrome: Chrome::default(),
+        csrf_token: anonymous_csrf(&req, &st),
+        next,
+        email: String::new(),
+        notice: q.reason.as_deref().and_then(Notice::for_reason),
+        error: None,
+        registration_open: st.auth.settings.registration_open,
+    };
+    render(&mut HttpResponse::Ok(), &page)
+}
+
+/// `POST /login`.
+pub async fn login_submit(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    AnonForm(form): AnonForm<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    let client = client_info(&req, &st.trusted_proxies);
+    let presented = lookup(&req, st.cookies.refresh)
+        .value()
+        .and_then(RefreshToken::parse);
+    match st
+        .auth
+        .login(&form.email, &form.password, &client, presented)
+        .await
+    {
+        Ok(issued) => {
+            push_cookies(&req, session_cookies(&st, &issued));
+            Ok(see_other(&after_login(&form.next)))
+        }
+        Err(e @ (AuthError::InvalidCredentials | AuthError::RateLimited { .. })) => {
+            let mut res = HttpResponse::build(crate::http::error::status_of(&e));
+            if let AuthError::RateLimited { retry_after } = e {
+                res.insert_header((header::RETRY_AFTER, HeaderValue::from(retry_after)));
+            }
+            let page = LoginPage {
+                chrome: Chrome::default(),
+                csrf_token: anonymous_csrf(&req, &st),
+                next: safe_next(Some(&form.next)),
+                email: form.email.chars().take(254).collect(),
+                notice: None,
+                error: Some(message_of(&e)),
+                registration_open: st.auth.settings.registration_open,
+            };
+            Ok(render(&mut res, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /register`.
+pub async fn register_form(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let open = st.auth.settings.registration_open;
+    let first_admin = open && !st.auth.has_admin().await?;
+    let page = RegisterPage {
+        chrome: Chrome::default(),
+        csrf_token: anonymous_csrf(&req, &st),
+        email: String::new(),
+        error: None,
+        first_admin,
+        open,
+    };
+    Ok(render(&mut HttpResponse::Ok(), &page))
+}
+
+/// `POST /register`: creates the account and signs it in.
+pub async fn register_submit(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    AnonForm(form): AnonForm<RegisterForm>,
+) -> Result<HttpResponse, AppError> {
+    let client = client_info(&req, &st.trusted_proxies);
+    match st.auth.register(&form.email, form.password, &client).await {
+        Ok((issued, admin)) => {
+            push_cookies(&req, session_cookies(&st, &issued));
+            Ok(see_other(if admin {
+                "/account?notice=welcome_admin"
+            } else {
+                "/account?notice=welcome"
+            }))
+        }
+        Err(e @ (AuthError::Invalid(_) | AuthError::EmailTaken)) => {
+            let first_admin = !st.auth.has_admin().await?;
+            let page = RegisterPage {
+                chrome: Chrome::default(),
+                csrf_token: anonymous_csrf(&req, &st),
+                email: form.email.chars().take(254).collect(),
+                error: Some(message_of(&e)),
+                first_admin,
+                open: true,
+            };
+            Ok(render(
+                &mut HttpResponse::build(crate::http::error::status_of(&e)),
+                &page,
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /logout`: ends this session server-side and clears the cookies.
+pub async fn logout(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    f: SessionForm<CsrfOnly>,
+) -> Result<HttpResponse, AppError> {
+    let client = client_info(&req, &st.trusted_proxies);
+    st.auth.logout(&f.user, &client).await?;
+    push_cookies(&req, st.cookies.clear_session());
+    let mut res = see_other("/login?reason=signed_out");
+    res.headers_mut().insert(
+        header::HeaderName::from_static("clear-site-data"),
+        HeaderValue::from_static("\"cookies\""),
+    );
+    Ok(res)
+}

@@ -1,0 +1,136 @@
+//! The frame around every request: the `Origin`/`Sec-Fetch-Site` check for unsafe methods,
+//! error rendering (the one place errors become responses), queued cookies, and security headers.
+
+use super::error::{render_error, render_other, AppError};
+use super::guard::PendingCookies;
+use super::state::AppState;
+use crate::auth::AuthError;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage};
+
+/// No script at all (so none inline), no framing, forms only to ourselves.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; font-src 'self'; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The middleware function (wrap with `actix_web::middleware::from_fn`).
+pub async fn frame(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let secure = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.cookies.secure)
+        .unwrap_or(true);
+    let res = if is_unsafe(req.method())
+        && !req.headers().contains_key(header::AUTHORIZATION)
+        && cross_origin(&req)
+    {
+        log::info!(
+            "{} {} refused: cross-origin request",
+            req.method(),
+            req.path()
+        );
+        let (http_req, _) = req.into_parts();
+        let body = render_error(&http_req, &AuthError::CsrfFailed);
+        ServiceResponse::new(http_req, body)
+    } else {
+        let res = next.call(req).await?.map_into_boxed_body();
+        match res.response().error() {
+            Some(err) => {
+                let page = match err.as_error::<AppError>() {
+                    Some(app) => render_error(res.request(), &app.0),
+                    None => {
+                        if res.status().is_server_error() {
+                            log::error!(
+                                "{} {}: {err}",
+                                res.request().method(),
+                                res.request().path()
+                            );
+                        }
+                        render_other(res.request(), res.status())
+                    }
+                };
+                res.into_response(page)
+            }
+            None => res,
+        }
+    };
+    Ok(finish(res, secure))
+}
+
+fn finish(mut res: ServiceResponse<BoxBody>, secure: bool) -> ServiceResponse<BoxBody> {
+    let pending = res.request().extensions_mut().remove::<PendingCookies>();
+    let is_static = res.request().path().starts_with("/static/");
+    let h = res.response_mut();
+    if let Some(PendingCookies(cookies)) = pending {
+        for c in cookies {
+            if let Ok(v) = HeaderValue::from_str(&c.to_string()) {
+                h.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+    }
+    let headers = h.headers_mut();
+    if !is_static || headers.contains_key(header::SET_COOKIE) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    let fixed: [(HeaderName, &'static str); 6] = [
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+        (
+            HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+        ),
+    ];
+    for (name, value) in fixed {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    if secure {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    res
+}
+
+fn is_unsafe(m: &Method) -> bool {
+    !matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+/// A browser says where a request came from; anything but this origin is refused.
+fn cross_origin(req: &ServiceRequest) -> bool {
+    let get = |name: &str| {
+        req.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("\u{0}"))
+    };
+    if let Some(site) = get("sec-fetch-site") {
+        if site != "same-origin" && site != "none" {
+            return true;
+        }
+    }
+    if let Some(origin) = get("origin") {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri().authority().map(|a| a.as_str()))
+            .unwrap_or("");
+        let authority = origin.split_once("://").map(|(_, a)| a).unwrap_or("\u{0}");
+        return !authority.eq_ignore_ascii_case(host);
+    }
+    false
+}

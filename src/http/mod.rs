@@ -1,0 +1,17 @@
+//! The HTTP layer: the route table, the session guard and frame middleware, thin handlers,
+//! and the single mapping from domain errors to responses.
+
+pub mod client;
+pub mod cookies;
+pub mod error;
+pub mod forms;
+pub mod guard;
+pub mod handlers;
+pub mod middleware;
+pub mod next;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod views;
+
+pub use server::Application;

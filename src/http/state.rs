@@ -1,0 +1,31 @@
+//! What every handler can reach: the auth service and the HTTP-facing settings.
+
+use crate::auth::AuthService;
+use crate::config::Config;
+use ipnet::IpNet;
+use std::sync::Arc;
+
+/// Shared application state (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    /// The domain service.
+    pub auth: Arc<AuthService>,
+    /// Cookie names and flags.
+    pub cookies: super::cookies::CookieNames,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<IpNet>>,
+    /// Whether `/metrics` is served on the main listener.
+    pub metrics_inline: bool,
+}
+
+impl AppState {
+    /// Builds the state from configuration and a wired service.
+    pub fn new(config: &Config, auth: Arc<AuthService>) -> Self {
+        Self {
+            auth,
+            cookies: super::cookies::CookieNames::new(config.cookie_secure),
+            trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+            metrics_inline: config.metrics == crate::config::MetricsMode::Inline,
+        }
+    }
+}

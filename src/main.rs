@@ -1,0 +1,5 @@
+//! The `latchkey` binary: a thin shell around [`latchkey::cli`].
+
+fn main() -> std::process::ExitCode {
+    latchkey::cli::main()
+}
