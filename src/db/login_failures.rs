@@ -12,21 +12,24 @@ pub fn record(conn: &mut DbConnection, email: &str, ip: &str, now: i64) -> Resul
     Ok(())
 }
 
-/// Failures for this account and for this address since `since`: (count, newest time).
+/// How many failures, and the newest one's time.
+pub type Tally = (i64, Option<i64>);
+
+/// Failures for this account and for this address since `since`.
 pub fn recent(
     conn: &mut DbConnection,
     email: &str,
     ip: &str,
     since: i64,
-) -> Result<((i64, Option<i64>), (i64, Option<i64>)), DbError> {
+) -> Result<(Tally, Tally), DbError> {
     let by_email = lf::table
         .filter(lf::email.eq(email).and(lf::at.ge(since)))
         .select((diesel::dsl::count_star(), diesel::dsl::max(lf::at)))
-        .first::<(i64, Option<i64>)>(conn)?;
+        .first::<Tally>(conn)?;
     let by_ip = lf::table
         .filter(lf::ip.eq(ip).and(lf::at.ge(since)))
         .select((diesel::dsl::count_star(), diesel::dsl::max(lf::at)))
-        .first::<(i64, Option<i64>)>(conn)?;
+        .first::<Tally>(conn)?;
     Ok((by_email, by_ip))
 }
 

@@ -95,11 +95,12 @@ pub async fn login_form(
     user: MaybeUser,
 ) -> HttpResponse {
     let next = safe_next(q.next.as_deref());
-    if user.0.is_some() && q.reason.is_none() {
-        return see_other(&after_login(&next));
-    }
+    let chrome = match &user.0 {
+        Some(u) => Chrome::signed_in(u, st.auth.csrf.for_session(u.session_id.as_str())),
+        None => Chrome::default(),
+    };
     let page = LoginPage {
-        chrome: Chrome::default(),
+        chrome,
         csrf_token: anonymous_csrf(&req, &st),
         next,
         email: String::new(),

@@ -1,0 +1,10 @@
+//! Integration tests: the real server on a random port, a fresh database per test.
+//! One binary (one link) for all of them; each area is a module.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+mod accounts;
+mod api;
+mod guard;
