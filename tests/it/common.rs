@@ -31,6 +31,8 @@ pub struct TestApp {
     pub handle: actix_web::dev::ServerHandle,
     pub database_url: String,
     pub secret: String,
+    /// Whether dropping this instance drops its PostgreSQL database (not for siblings).
+    owns_database: bool,
     _dir: Arc<TempDir>,
 }
 
@@ -68,11 +70,55 @@ pub fn fresh_database(dir: &TempDir, backend: Store) -> String {
     }
 }
 
-/// The PostgreSQL server for tests, when configured.
+/// The PostgreSQL server for tests: `LATCHKEY_TEST_POSTGRES_URL`, else the local default when
+/// it answers. With `LATCHKEY_TEST_REQUIRE_POSTGRES=1` (CI) a missing server fails the tests.
 pub fn postgres_url() -> Option<String> {
-    std::env::var("LATCHKEY_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|s| !s.is_empty())
+    static URL: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        let url = std::env::var("LATCHKEY_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into());
+        let required = std::env::var("LATCHKEY_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+        match <diesel::PgConnection as diesel::Connection>::establish(&url) {
+            Ok(_) => Some(url),
+            Err(e) if required => panic!(
+                "PostgreSQL is required (LATCHKEY_TEST_REQUIRE_POSTGRES=1) but {url} fails: {e}"
+            ),
+            Err(e) => {
+                eprintln!("note: PostgreSQL tests are skipped: {url} does not answer ({e})");
+                None
+            }
+        }
+    })
+    .clone()
+}
+
+/// Defines a test twice, as `NAME::sqlite` and `NAME::postgres` (skipped, with a note, when no
+/// PostgreSQL server answers). The body sees the chosen `Store` under the given name.
+macro_rules! on_both {
+    ($(#[$meta:meta])* async fn $name:ident($store:ident) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                let $store = crate::common::Store::Sqlite;
+                $body
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if crate::common::postgres_url().is_none() {
+                    return;
+                }
+                let $store = crate::common::Store::Postgres;
+                $body
+            }
+        }
+    };
 }
 
 impl TestApp {
@@ -81,12 +127,19 @@ impl TestApp {
         Self::spawn_with(Store::Sqlite, |_| {}).await
     }
 
+    /// A server on a fresh database of `store` with test defaults.
+    pub async fn on(store: Store) -> Self {
+        Self::spawn_with(store, |_| {}).await
+    }
+
     /// A server with settings changed by `tweak`.
     pub async fn spawn_with(backend: Store, tweak: impl Fn(&mut BTreeMap<String, String>)) -> Self {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let url = fresh_database(&dir, backend);
         let secret = latchkey::config::generate_secret();
-        Self::spawn_on(dir, &url, &secret, tweak).await
+        let mut app = Self::spawn_on(dir, &url, &secret, tweak).await;
+        app.owns_database = backend == Store::Postgres;
+        app
     }
 
     /// A server on an existing database (a second instance, or a restart).
@@ -113,6 +166,7 @@ impl TestApp {
             handle,
             database_url: url.to_string(),
             secret: secret.to_string(),
+            owns_database: false,
             _dir: dir,
         }
     }
@@ -238,6 +292,16 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         let h = self.handle.clone();
         drop(h.stop(false));
+        if self.owns_database {
+            if let (Some(admin), Some((_, name))) =
+                (postgres_url(), self.database_url.rsplit_once('/'))
+            {
+                if let Ok(mut c) = <diesel::PgConnection as diesel::Connection>::establish(&admin) {
+                    let _ =
+                        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                }
+            }
+        }
     }
 }
 
