@@ -76,8 +76,7 @@ pub struct SessionUser {
     pub access_expires_at: i64,
 }
 
-/// A freshly issued pair.
-#[derive(Debug)]
+/// A freshly issued pair (its `Debug` shows no token).
 pub struct Issued {
     /// Who it is for.
     pub user: SessionUser,
@@ -87,6 +86,15 @@ pub struct Issued {
     pub refresh_token: RefreshToken,
     /// Seconds the refresh cookie may live: what is left of the session.
     pub refresh_max_age: i64,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("user", &self.user)
+            .field("refresh_max_age", &self.refresh_max_age)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a rotation transaction decided.

@@ -8,4 +8,5 @@ mod common;
 
 mod accounts;
 mod api;
+mod cli;
 mod guard;
