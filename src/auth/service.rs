@@ -286,7 +286,7 @@ impl AuthService {
         let ip = client.ip.clone();
         let outcome = self
             .db
-            .run(move |conn| {
+            .run_write(move |conn| {
                 let r = transaction(conn, |c| rotate(c, &hash, &next_hash, now, &client, s))?;
                 Ok(r.unwrap_or_else(Rotation::Refused))
             })
@@ -378,7 +378,7 @@ impl AuthService {
                 let uid = other.map(|u| u.id);
                 let who = client.clone();
                 self.db
-                    .run(move |c| {
+                    .run_write(move |c| {
                         throttle.record_failure(c, &email_key, &who.ip, now)?;
                         let mut e = event(
                             AuditKind::LoginFailed,
@@ -437,7 +437,7 @@ impl AuthService {
         let email = user.email.clone();
         let ended = self
             .db
-            .run(move |conn| {
+            .run_write(move |conn| {
                 conn.transaction(|c| {
                     let mut ended = None;
                     if let Some(old) =
@@ -500,7 +500,7 @@ impl AuthService {
         let client2 = client.clone();
         let user = self
             .db
-            .run(move |conn| {
+            .run_write(move |conn| {
                 transaction(conn, |c| {
                     let role = if users::any_admin(c)? {
                         Role::User
@@ -562,7 +562,7 @@ impl AuthService {
         );
         let sid2 = sid.clone();
         self.db
-            .run(move |conn| {
+            .run_write(move |conn| {
                 conn.transaction(|c| {
                     sessions::revoke(c, &sid2, RevokeReason::SignedOut.as_str(), now)?;
                     audit::record(
@@ -609,7 +609,7 @@ impl AuthService {
         let (sid, client) = (user.session_id.to_string(), client.clone());
         let ended = self
             .db
-            .run(move |conn| {
+            .run_write(move |conn| {
                 conn.transaction(|c| {
                     users::set_password(c, &uid, &hash, now)?;
                     let ended = sessions::revoke_all_for_user(

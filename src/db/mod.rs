@@ -144,6 +144,9 @@ pub struct Db {
     backend: Backend,
     url: String,
     queries: Arc<AtomicU64>,
+    /// SQLite admits one writer at a time and its busy handler sleeps for milliseconds when a
+    /// second one knocks; queueing writers here instead keeps write latency flat.
+    writer: Arc<std::sync::Mutex<()>>,
 }
 
 impl Db {
@@ -177,6 +180,7 @@ impl Db {
             backend,
             url,
             queries,
+            writer: Arc::new(std::sync::Mutex::new(())),
         })
     }
 
@@ -233,6 +237,29 @@ impl Db {
     {
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
+            let mut conn = db.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| DbError::Unavailable(format!("blocking task failed: {e}")))?
+    }
+
+    /// Like [`Self::run`], for a closure that writes: on SQLite, writers take turns in-process.
+    pub async fn run_write<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _turn = match db.backend {
+                Backend::Sqlite => Some(
+                    db.writer
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                ),
+                Backend::Postgres => None,
+            };
             let mut conn = db.get()?;
             f(&mut conn)
         })

@@ -1,0 +1,577 @@
+//! The end-to-end benchmark behind `bench/run.sh`: starts the release binary on a fresh SQLite
+//! database, seeds it through the library, drives load (wrk for plain GETs, this program for
+//! rotations and sign-ins), and prints every figure with its target and a pass/fail mark.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use latchkey::auth::{PasswordHasher, RefreshToken};
+use latchkey::db::{self, Db, DbConnection};
+use latchkey::domain::{NewPassword, SessionId, UserId};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "benchmark password";
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the server and returns it with the time from spawn to a 200 on `/readyz`.
+fn start(bin: &Path, dir: &Path, url: &str) -> (Server, Duration) {
+    let port = free_port();
+    let t0 = Instant::now();
+    let child = Command::new(bin)
+        .current_dir(dir)
+        .env("DATABASE_URL", url)
+        .env("LATCHKEY_BIND", format!("127.0.0.1:{port}"))
+        .env("LATCHKEY_ACCESS_TTL", "1h")
+        .env("LATCHKEY_LOGIN_THROTTLE", "false")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start latchkey");
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = s.write_all(b"GET /readyz HTTP/1.0\r\n\r\n");
+            let mut buf = [0u8; 12];
+            if s.read_exact(&mut buf).is_ok() && buf.ends_with(b"200") {
+                return (server, t0.elapsed());
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "server did not become ready"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Inserts users sharing one precomputed bcrypt hash; returns their e-mails and ids.
+fn seed_users(db: &Db, users: usize, hash: &str) -> (Vec<String>, Vec<String>) {
+    use diesel::Connection;
+    let now = db::now();
+    let mut emails = Vec::with_capacity(users);
+    let mut user_ids = Vec::with_capacity(users);
+    let mut conn = db.get().unwrap();
+    let c: &mut DbConnection = &mut conn;
+    for chunk in (0..users).collect::<Vec<_>>().chunks(10_000) {
+        c.transaction::<_, db::DbError, _>(|c| {
+            for i in chunk {
+                let id = UserId::generate().to_string();
+                let email = format!("user{i}@bench.example");
+                db::users::insert(
+                    c,
+                    &db::users::NewUser {
+                        id: &id,
+                        email: &email,
+                        password_hash: hash,
+                        role: if *i == 0 { "admin" } else { "user" },
+                        disabled: false,
+                        created_at: now - 86_400,
+                        updated_at: now,
+                    },
+                )?;
+                emails.push(email);
+                user_ids.push(id);
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    (emails, user_ids)
+}
+
+/// Inserts live sessions spread over `user_ids`, each with a known refresh token (the first
+/// 4096 are returned for load).
+fn seed_sessions(db: &Db, user_ids: &[String], sessions: usize) -> Vec<RefreshToken> {
+    use diesel::Connection;
+    let now = db::now();
+    let mut tokens = Vec::new();
+    let mut conn = db.get().unwrap();
+    let c: &mut DbConnection = &mut conn;
+    for chunk in (0..sessions).collect::<Vec<_>>().chunks(10_000) {
+        c.transaction::<_, db::DbError, _>(|c| {
+            for i in chunk {
+                let sid = SessionId::generate().to_string();
+                let at = now - (*i as i64 % 86_400);
+                db::sessions::insert(
+                    c,
+                    &db::sessions::SessionRow {
+                        id: sid.clone(),
+                        user_id: user_ids[i % user_ids.len()].clone(),
+                        created_at: at,
+                        last_used_at: at,
+                        expires_at: now + 30 * 86_400,
+                        revoked_at: None,
+                        revoked_reason: None,
+                        created_ip: "10.0.0.1".into(),
+                        created_user_agent:
+                            "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+                                .into(),
+                        last_ip: "10.0.0.1".into(),
+                        last_user_agent:
+                            "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+                                .into(),
+                    },
+                )?;
+                let t = RefreshToken::generate();
+                db::tokens::insert(c, &t.hash(), &sid, at)?;
+                if tokens.len() < 4096 {
+                    tokens.push(t);
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    tokens
+}
+
+struct Wrk {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn parse_ms(s: &str) -> f64 {
+    let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len()));
+    let n: f64 = num.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        _ => n,
+    }
+}
+
+fn wrk(url: &str, conns: u32, secs: u32, headers: &[String]) -> Wrk {
+    let mut cmd = Command::new("wrk");
+    cmd.args([
+        "-t2",
+        &format!("-c{conns}"),
+        &format!("-d{secs}s"),
+        "--latency",
+    ]);
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
+    let out = cmd
+        .arg(url)
+        .output()
+        .expect("wrk is installed (bench/run.sh installs it)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_string()))
+    };
+    let non2xx = field("Non-2xx or 3xx responses:").unwrap_or_default();
+    assert!(non2xx.is_empty(), "wrk saw errors on {url}: {text}");
+    Wrk {
+        rps: field("Requests/sec:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0),
+        p50_ms: field("50%").map(|v| parse_ms(&v)).unwrap_or(f64::NAN),
+        p99_ms: field("99%").map(|v| parse_ms(&v)).unwrap_or(f64::NAN),
+    }
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v.get(((v.len() as f64 - 1.0) * p).round() as usize)
+        .copied()
+        .unwrap_or(f64::NAN)
+}
+
+/// Each task owns one session chain and rotates it as fast as it can for `secs`.
+async fn rotation_load(base: &str, tokens: Vec<RefreshToken>, secs: u64) -> (f64, f64, f64) {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for t in tokens {
+        let (client, url) = (client.clone(), format!("{base}/api/auth/refresh"));
+        tasks.push(tokio::spawn(async move {
+            let mut token = t.expose().to_string();
+            let mut lat = Vec::new();
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                let res = client
+                    .post(&url)
+                    .json(&json!({ "refresh_token": token }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    res.status().is_success(),
+                    "rotation failed: {}",
+                    res.status()
+                );
+                let v: Value = res.json().await.unwrap();
+                token = v["refresh_token"].as_str().unwrap().to_string();
+                lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let n = all.len() as f64;
+    (
+        n / secs as f64,
+        percentile(&mut all.clone(), 0.5),
+        percentile(&mut all, 0.99),
+    )
+}
+
+async fn sign_in(client: &reqwest::Client, base: &str, email: &str) -> Value {
+    let res = client
+        .post(format!("{base}/api/auth/token"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.status().is_success(),
+        "sign-in failed: {}",
+        res.status()
+    );
+    res.json().await.unwrap()
+}
+
+struct Report(Vec<(String, String, String, bool)>);
+
+impl Report {
+    fn add(&mut self, name: &str, value: String, target: &str, pass: bool) {
+        println!(
+            "{} {name}: {value} (target {target})",
+            if pass { "PASS" } else { "FAIL" }
+        );
+        self.0.push((name.into(), value, target.into(), pass));
+    }
+
+    fn skip(&self, name: &str, why: &str) {
+        println!("SKIP {name}: {why}");
+    }
+}
+
+/// 64 connections sharing a fixed offered load of `rate` rotations/s (open loop): the latency
+/// a client sees at that throughput, free of the queueing a closed loop adds by design.
+async fn rotation_at_rate(
+    base: &str,
+    tokens: Vec<RefreshToken>,
+    rate: f64,
+    secs: u64,
+) -> (f64, f64, f64) {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+    let conns = tokens.len() as f64;
+    let interval = Duration::from_secs_f64(conns / rate);
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for (i, t) in tokens.into_iter().enumerate() {
+        let (client, url) = (client.clone(), format!("{base}/api/auth/refresh"));
+        let offset = interval.mul_f64(i as f64 / conns);
+        tasks.push(tokio::spawn(async move {
+            let mut token = t.expose().to_string();
+            let mut lat = Vec::new();
+            let mut next = start + offset;
+            while next < deadline {
+                tokio::time::sleep_until(next.into()).await;
+                let t0 = Instant::now();
+                let res = client
+                    .post(&url)
+                    .json(&json!({ "refresh_token": token }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    res.status().is_success(),
+                    "rotation failed: {}",
+                    res.status()
+                );
+                let v: Value = res.json().await.unwrap();
+                token = v["refresh_token"].as_str().unwrap().to_string();
+                lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+                next += interval;
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let n = all.len() as f64;
+    (
+        n / secs as f64,
+        percentile(&mut all.clone(), 0.5),
+        percentile(&mut all, 0.99),
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let bin = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "target/release/latchkey".into()),
+    );
+    let bin = bin.canonicalize().expect("the latchkey binary exists");
+    let secs: u64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let big: usize = std::env::var("BENCH_SESSIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let mut r = Report(Vec::new());
+
+    // Start to ready on an empty database (includes creating it and running migrations).
+    let (server, ready) = start(&bin, dir.path(), &url);
+    r.add(
+        "start to ready (fresh database)",
+        format!("{:.0} ms", ready.as_secs_f64() * 1000.0),
+        "≤ 300 ms",
+        ready <= Duration::from_millis(300),
+    );
+    let pid = server.child.id();
+    std::thread::sleep(Duration::from_millis(500));
+    let idle = rss_kb(pid);
+    r.add(
+        "resident memory, idle",
+        format!("{:.1} MB", idle as f64 / 1024.0),
+        "≤ 25 MB",
+        idle <= 25 * 1024,
+    );
+
+    let db = Db::connect(&url, 2, Duration::from_secs(5)).unwrap();
+    let hash = PasswordHasher::new(12, 1)
+        .hash_blocking(&NewPassword::parse(PASSWORD.into()).unwrap())
+        .unwrap();
+    let (emails, user_ids) = seed_users(&db, 1000, &hash);
+    let tokens = seed_sessions(&db, &user_ids, 1000);
+    let client = reqwest::Client::new();
+    let pair = sign_in(&client, &server.base, &emails[0]).await;
+    let cookie = format!(
+        "Cookie: __Host-access={}",
+        pair["access_token"].as_str().unwrap()
+    );
+
+    // Hot path: a valid access cookie against the framework's floor.
+    let health = wrk(&format!("{}/healthz", server.base), 16, secs as u32, &[]);
+    let page = wrk(
+        &format!("{}/account", server.base),
+        16,
+        secs as u32,
+        std::slice::from_ref(&cookie),
+    );
+    println!(
+        "     /healthz  {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+        health.rps, health.p50_ms, health.p99_ms
+    );
+    println!(
+        "     /account  {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+        page.rps, page.p50_ms, page.p99_ms
+    );
+    let ratio = page.rps / health.rps;
+    r.add(
+        "authenticated page vs /healthz throughput",
+        format!("{:.1} %", ratio * 100.0),
+        "≥ 90 %",
+        ratio >= 0.9,
+    );
+
+    // Refresh rotations at 64 connections, each rotating its own session chain.
+    let (rot_s, rot_p50, rot_p99) = rotation_load(&server.base, tokens[..64].to_vec(), secs).await;
+    r.add(
+        "refresh rotations at 64 connections (closed loop, as fast as possible)",
+        format!("{rot_s:.0}/s, p50 {rot_p50:.2} ms, p99 {rot_p99:.2} ms"),
+        "≥ 3000/s",
+        rot_s >= 3000.0,
+    );
+    let (at_s, at_p50, at_p99) =
+        rotation_at_rate(&server.base, tokens[64..128].to_vec(), 3000.0, secs).await;
+    r.add(
+        "refresh rotation p99 at 3000/s offered over 64 connections",
+        format!("{at_p99:.2} ms (p50 {at_p50:.2} ms, {at_s:.0}/s served)"),
+        "≤ 10 ms",
+        at_p99 <= 10.0 && at_s >= 2900.0,
+    );
+
+    // 32 concurrent sign-ins at bcrypt cost 12 while authenticated pages are measured.
+    let storm_deadline = Instant::now() + Duration::from_secs(secs);
+    let mut storm = Vec::new();
+    for i in 0..32 {
+        let (client, base, email) = (client.clone(), server.base.clone(), emails[1 + i].clone());
+        storm.push(tokio::spawn(async move {
+            let mut n = 0;
+            while Instant::now() < storm_deadline {
+                sign_in(&client, &base, &email).await;
+                n += 1;
+            }
+            n
+        }));
+    }
+    let (base, c2) = (server.base.clone(), cookie.clone());
+    let during = tokio::task::spawn_blocking(move || {
+        wrk(&format!("{base}/account"), 16, secs as u32, &[c2])
+    })
+    .await
+    .unwrap();
+    let mut signins = 0;
+    for t in storm {
+        signins += t.await.unwrap();
+    }
+    println!(
+        "     {signins} sign-ins completed during the storm ({:.1}/s)",
+        signins as f64 / secs as f64
+    );
+    r.add(
+        "authenticated page p99 during a 32-way sign-in storm",
+        format!("{:.2} ms", during.p99_ms),
+        "≤ 50 ms",
+        during.p99_ms <= 50.0,
+    );
+
+    // Memory under 256 connections.
+    let (base, c3) = (server.base.clone(), cookie.clone());
+    let load = std::thread::spawn(move || wrk(&format!("{base}/account"), 256, 5, &[c3]));
+    let mut peak = 0;
+    while !load.is_finished() {
+        peak = peak.max(rss_kb(pid));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = load.join();
+    r.add(
+        "resident memory under 256 connections",
+        format!("{:.1} MB", peak as f64 / 1024.0),
+        "≤ 80 MB",
+        peak <= 80 * 1024,
+    );
+
+    // A refresh and the admin pages with 1,000 sessions, then with BENCH_SESSIONS.
+    // A fresh client: wrk's 256 connections may have outlived the old one's pooled sockets.
+    let admin_pair = sign_in(&reqwest::Client::new(), &server.base, &emails[0]).await;
+    let small = scale_figures(&server.base, &admin_pair, tokens[128..].to_vec()).await;
+    println!("     seeding {big} sessions …");
+    let t0 = Instant::now();
+    let more = seed_sessions(&db, &user_ids, big.saturating_sub(1000));
+    println!("     seeded in {:.0} s", t0.elapsed().as_secs_f64());
+    let large = scale_figures(&server.base, &admin_pair, more).await;
+    for ((name, a), (_, b)) in small.iter().zip(large.iter()) {
+        let label = format!("{name}: {big} vs 1,000 sessions (p50)");
+        if a.is_nan() || b.is_nan() {
+            r.skip(&label, "page not available");
+            continue;
+        }
+        // Sub-millisecond figures are compared with a 1 ms floor: scheduler noise, not scale.
+        r.add(
+            &label,
+            format!("{b:.2} ms vs {a:.2} ms"),
+            "within 1.5×",
+            *b <= a.max(1.0) * 1.5,
+        );
+    }
+
+    drop(server);
+    let failed = r.0.iter().filter(|x| !x.3).count();
+    println!("\n{} of {} targets met", r.0.len() - failed, r.0.len());
+}
+
+/// p50 latency of a refresh and of each admin page, sequentially (no contention).
+async fn scale_figures(base: &str, admin: &Value, tokens: Vec<RefreshToken>) -> Vec<(String, f64)> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    let mut lat = Vec::new();
+    for t in tokens.iter().take(200) {
+        let t0 = Instant::now();
+        let res = client
+            .post(format!("{base}/api/auth/refresh"))
+            .json(&json!({"refresh_token": t.expose()}))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success());
+        lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    out.push(("refresh".to_string(), percentile(&mut lat, 0.5)));
+    let cookie = format!("__Host-access={}", admin["access_token"].as_str().unwrap());
+    for page in [
+        "/admin",
+        "/admin/users",
+        "/admin/sessions",
+        "/admin/audit",
+        "/admin/users?q=user99",
+    ] {
+        let mut lat = Vec::new();
+        let mut found = true;
+        for _ in 0..30 {
+            let t0 = Instant::now();
+            let res = client
+                .get(format!("{base}{page}"))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            found = res.status().is_success();
+            let _ = res.bytes().await;
+            lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+        }
+        out.push((
+            format!("GET {page}"),
+            if found {
+                percentile(&mut lat, 0.5)
+            } else {
+                f64::NAN
+            },
+        ));
+    }
+    out
+}
