@@ -5,7 +5,8 @@
 //! `LATCHKEY_SESSION_MAX_TTL`, `LATCHKEY_CLOCK_LEEWAY`, `LATCHKEY_REFRESH_GRACE`,
 //! `LATCHKEY_REFRESH_AHEAD`, `LATCHKEY_REVOCATION_SYNC`, `LATCHKEY_COOKIE_SECURE`,
 //! `LATCHKEY_REGISTRATION`, `LATCHKEY_TRUSTED_PROXIES`, `LATCHKEY_BCRYPT_COST`,
-//! `LATCHKEY_DB_POOL_SIZE`, `LATCHKEY_DB_TIMEOUT`, `LATCHKEY_METRICS`, `LATCHKEY_LOGIN_THROTTLE`.
+//! `LATCHKEY_DB_POOL_SIZE`, `LATCHKEY_DB_TIMEOUT`, `LATCHKEY_METRICS`, `LATCHKEY_METRICS_REFRESH`,
+//! `LATCHKEY_LOGIN_THROTTLE`.
 //! The result is a plain value passed down from `main`; tests build their own.
 
 mod duration;
@@ -106,6 +107,8 @@ pub struct Config {
     pub db_timeout: Duration,
     /// Where `/metrics` is served.
     pub metrics: MetricsMode,
+    /// How often the active-sessions gauge is recounted (in the background, never per scrape).
+    pub metrics_refresh: Duration,
     /// Whether failed sign-ins are throttled (tests of other features may switch it off).
     pub login_throttle: bool,
 }
@@ -304,6 +307,7 @@ impl Config {
             db_pool_size,
             db_timeout,
             metrics,
+            metrics_refresh: dur("LATCHKEY_METRICS_REFRESH", "15s")?,
             login_throttle: flag("LATCHKEY_LOGIN_THROTTLE", true)?,
         })
     }
