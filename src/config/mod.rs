@@ -287,6 +287,13 @@ impl Config {
                 )
             })?),
         };
+        let metrics_refresh = dur("LATCHKEY_METRICS_REFRESH", "15s")?;
+        if metrics_refresh.is_zero() {
+            return Err(ConfigError::new(
+                "LATCHKEY_METRICS_REFRESH",
+                "must be at least 1s",
+            ));
+        }
 
         Ok(Self {
             bind,
@@ -307,7 +314,7 @@ impl Config {
             db_pool_size,
             db_timeout,
             metrics,
-            metrics_refresh: dur("LATCHKEY_METRICS_REFRESH", "15s")?,
+            metrics_refresh,
             login_throttle: flag("LATCHKEY_LOGIN_THROTTLE", true)?,
         })
     }
@@ -357,6 +364,9 @@ mod tests {
             ("LATCHKEY_JWT_SECRET", "short"),
             ("LATCHKEY_JWT_SECRET", "changeme-changeme-changeme-changeme"),
             ("LATCHKEY_REFRESH_AHEAD", "15m"),
+            ("LATCHKEY_METRICS", "everywhere"),
+            ("LATCHKEY_METRICS_REFRESH", "often"),
+            ("LATCHKEY_METRICS_REFRESH", "0"),
         ];
         for (var, value) in cases {
             let err = cfg(&[(var, value)]).expect_err(value);

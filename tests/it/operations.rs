@@ -116,6 +116,15 @@ on_both! {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_lets_an_in_flight_sign_in_finish_and_the_process_exits_cleanly() {
+    stopping_drains_an_in_flight_sign_in("TERM").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_stops_as_gracefully_as_sigterm() {
+    stopping_drains_an_in_flight_sign_in("INT").await;
+}
+
+async fn stopping_drains_an_in_flight_sign_in(signal: &str) {
     // bcrypt at cost 12 makes a sign-in take a noticeable while: the request to drain.
     let mut p = latchkey(&[("LATCHKEY_BCRYPT_COST", "12"), ("RUST_LOG", "info")]);
     let line = p
@@ -152,9 +161,9 @@ async fn sigterm_lets_an_in_flight_sign_in_finish_and_the_process_exits_cleanly(
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(
         !signing_in.is_finished(),
-        "the sign-in must still be in flight when SIGTERM arrives for this test to mean anything"
+        "the sign-in must still be in flight when the signal arrives for this test to mean anything"
     );
-    p.terminate();
+    p.signal(signal);
 
     let (status, to, refresh) = signing_in.await.unwrap();
     assert_eq!(
@@ -163,17 +172,19 @@ async fn sigterm_lets_an_in_flight_sign_in_finish_and_the_process_exits_cleanly(
         "the sign-in completed"
     );
     assert!(refresh.is_some(), "with its session cookies");
-    let exit = tokio::task::spawn_blocking(move || {
+    let (status, stderr) = tokio::task::spawn_blocking(move || {
         let status = p.exit_within(Duration::from_secs(20));
         (status, p.stderr.clone())
     })
     .await
     .unwrap();
-    let (status, stderr) = exit;
-    let status = status.unwrap_or_else(|| panic!("still running 20 s after SIGTERM: {stderr:?}"));
+    let status =
+        status.unwrap_or_else(|| panic!("still running 20 s after SIG{signal}: {stderr:?}"));
     assert!(status.success(), "exit {status}: {stderr:?}");
     assert!(
-        stderr.iter().any(|l| l.contains("SIGTERM received")),
+        stderr
+            .iter()
+            .any(|l| l.contains(&format!("SIG{signal} received"))),
         "{stderr:?}"
     );
 }

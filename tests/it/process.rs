@@ -93,14 +93,14 @@ impl Process {
         None
     }
 
-    /// Sends SIGTERM, as a process supervisor does to stop a service.
-    pub fn terminate(&self) {
+    /// Sends a signal by name (`TERM` as a supervisor stops a service, `INT` as Ctrl-C does).
+    pub fn signal(&self, name: &str) {
         let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()
             .unwrap()
             .success();
-        assert!(ok, "kill -TERM failed");
+        assert!(ok, "kill -{name} failed");
     }
 }
 
