@@ -71,7 +71,9 @@ fn serve() -> Result<(), String> {
         let app = crate::http::Application::build(config)
             .await
             .map_err(|e| e.to_string())?;
-        app.run().await.map_err(|e| format!("server error: {e}"))
+        app.serve_until_signal()
+            .await
+            .map_err(|e| format!("server error: {e}"))
     })
 }
 

@@ -20,6 +20,8 @@ macro_rules! counters {
                 #[allow(missing_docs)]
                 pub $name: AtomicU64,
             )*
+            /// Live sessions at the last background count, plus one (0 = not counted yet).
+            active_sessions: AtomicU64,
         }
     };
 }
@@ -47,6 +49,17 @@ impl Metrics {
     /// Adds `n` to a counter.
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Records the latest count of live sessions (the background task calls this).
+    pub fn set_active_sessions(&self, n: u64) {
+        self.active_sessions
+            .store(n.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// Live sessions at the last count, if one has succeeded yet.
+    pub fn active_sessions(&self) -> Option<u64> {
+        self.active_sessions.load(Ordering::Relaxed).checked_sub(1)
     }
 
     /// Prometheus text exposition, with the gauges the caller measured.
@@ -100,6 +113,13 @@ impl Metrics {
             "counter",
             &[("", g(&self.registrations))],
         );
+        if let Some(n) = self.active_sessions() {
+            let name = "latchkey_active_sessions";
+            let _ = writeln!(
+                out,
+                "# HELP {name} Live sessions (not ended, idle or expired), counted in the background.\n# TYPE {name} gauge\n{name} {n}"
+            );
+        }
         for (name, help, value) in gauges {
             let _ = writeln!(
                 out,

@@ -5,7 +5,8 @@
 //! `LATCHKEY_SESSION_MAX_TTL`, `LATCHKEY_CLOCK_LEEWAY`, `LATCHKEY_REFRESH_GRACE`,
 //! `LATCHKEY_REFRESH_AHEAD`, `LATCHKEY_REVOCATION_SYNC`, `LATCHKEY_COOKIE_SECURE`,
 //! `LATCHKEY_REGISTRATION`, `LATCHKEY_TRUSTED_PROXIES`, `LATCHKEY_BCRYPT_COST`,
-//! `LATCHKEY_DB_POOL_SIZE`, `LATCHKEY_DB_TIMEOUT`, `LATCHKEY_METRICS`, `LATCHKEY_LOGIN_THROTTLE`.
+//! `LATCHKEY_DB_POOL_SIZE`, `LATCHKEY_DB_TIMEOUT`, `LATCHKEY_METRICS`, `LATCHKEY_METRICS_REFRESH`,
+//! `LATCHKEY_LOGIN_THROTTLE`.
 //! The result is a plain value passed down from `main`; tests build their own.
 
 mod duration;
@@ -106,6 +107,8 @@ pub struct Config {
     pub db_timeout: Duration,
     /// Where `/metrics` is served.
     pub metrics: MetricsMode,
+    /// How often the active-sessions gauge is recounted (in the background, never per scrape).
+    pub metrics_refresh: Duration,
     /// Whether failed sign-ins are throttled (tests of other features may switch it off).
     pub login_throttle: bool,
 }
@@ -284,6 +287,13 @@ impl Config {
                 )
             })?),
         };
+        let metrics_refresh = dur("LATCHKEY_METRICS_REFRESH", "15s")?;
+        if metrics_refresh.is_zero() {
+            return Err(ConfigError::new(
+                "LATCHKEY_METRICS_REFRESH",
+                "must be at least 1s",
+            ));
+        }
 
         Ok(Self {
             bind,
@@ -304,6 +314,7 @@ impl Config {
             db_pool_size,
             db_timeout,
             metrics,
+            metrics_refresh,
             login_throttle: flag("LATCHKEY_LOGIN_THROTTLE", true)?,
         })
     }
@@ -353,6 +364,9 @@ mod tests {
             ("LATCHKEY_JWT_SECRET", "short"),
             ("LATCHKEY_JWT_SECRET", "changeme-changeme-changeme-changeme"),
             ("LATCHKEY_REFRESH_AHEAD", "15m"),
+            ("LATCHKEY_METRICS", "everywhere"),
+            ("LATCHKEY_METRICS_REFRESH", "often"),
+            ("LATCHKEY_METRICS_REFRESH", "0"),
         ];
         for (var, value) in cases {
             let err = cfg(&[(var, value)]).expect_err(value);

@@ -9,6 +9,7 @@ pub mod login_failures;
 pub mod schema;
 pub mod sessions;
 pub mod tokens;
+pub mod url;
 pub mod users;
 
 use diesel::connection::SimpleConnection;
@@ -40,6 +41,9 @@ mod connection {
 /// Why a database call failed; the HTTP layer answers every variant with 503 or a conflict.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
+    /// `DATABASE_URL` names no backend Latchkey speaks.
+    #[error("{0}")]
+    BadUrl(String),
     /// No connection could be had in time, the server is down, or SQLite stayed busy.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -81,17 +85,6 @@ pub enum Backend {
     Postgres,
 }
 
-impl Backend {
-    /// `postgres://` and `postgresql://` select PostgreSQL; anything else is a SQLite path.
-    pub fn of(url: &str) -> Self {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        }
-    }
-}
-
 /// Opens connections itself so a failure reports the real cause (the stock manager's
 /// multi-backend `establish` replaces it with "invalid connection url").
 pub struct Manager {
@@ -107,6 +100,7 @@ impl r2d2::ManageConnection for Manager {
         use diesel::r2d2::Error as E;
         match self.backend {
             Backend::Postgres => {
+                // `url` already carries a `connect_timeout` (see `Db::connect`).
                 let mut c =
                     diesel::PgConnection::establish(&self.url).map_err(E::ConnectionError)?;
                 c.batch_execute("SET statement_timeout = '10s'")
@@ -147,14 +141,18 @@ pub struct Db {
     /// SQLite admits one writer at a time and its busy handler sleeps for milliseconds when a
     /// second one knocks; queueing writers here instead keeps write latency flat.
     writer: Arc<std::sync::Mutex<()>>,
+    failures: Arc<AtomicU64>,
 }
 
 impl Db {
     /// Builds the pool without waiting for the database, so the process can start (and
     /// `/readyz` say 503) while the database is still down.
     pub fn connect(url: &str, size: u32, timeout: Duration) -> Result<Self, DbError> {
-        let backend = Backend::of(url);
-        let url = url.to_string();
+        let backend = Backend::parse(url)?;
+        let url = match backend {
+            Backend::Postgres => url::with_connect_timeout(url, timeout.as_secs()),
+            Backend::Sqlite => url.to_string(),
+        };
         if backend == Backend::Sqlite {
             // Stored in the file; doing it per connection logged "database is locked".
             let mut c = diesel::SqliteConnection::establish(&url).map_err(|e| {
@@ -172,7 +170,10 @@ impl Db {
             .max_size(size)
             .min_idle(Some(0))
             .connection_timeout(timeout)
-            .test_on_check_out(false)
+            // A server restart or a cut network leaves dead sockets in the pool that diesel's
+            // `is_broken` cannot see; a ping on check-out finds them so service resumes on its
+            // own once the server is back. SQLite files do not go away under us.
+            .test_on_check_out(backend == Backend::Postgres)
             .error_handler(Box::new(QuietErrors))
             .build_unchecked(manager);
         Ok(Self {
@@ -181,6 +182,7 @@ impl Db {
             url,
             queries,
             writer: Arc::new(std::sync::Mutex::new(())),
+            failures: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -196,10 +198,21 @@ impl Db {
             url: self.url.clone(),
             backend: self.backend,
         };
-        manager
-            .connect()
-            .map(drop)
-            .map_err(|e| DbError::Unavailable(e.to_string()))
+        manager.connect().map(drop).map_err(|e| {
+            let reason = match e {
+                diesel::r2d2::Error::ConnectionError(e) => e.to_string(),
+                diesel::r2d2::Error::QueryError(e) => e.to_string(),
+            };
+            let what = match self.backend {
+                Backend::Postgres => "PostgreSQL",
+                Backend::Sqlite => "SQLite",
+            };
+            DbError::Unavailable(format!(
+                "cannot connect to {what} at {}: {}",
+                url::redacted(&self.url),
+                url::one_line(&reason)
+            ))
+        })
     }
 
     /// Applies pending embedded migrations (serialised across instances on PostgreSQL).
@@ -224,9 +237,10 @@ impl Db {
     /// Takes a connection now, on the calling thread (only for blocking contexts).
     pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
         self.queries.fetch_add(1, Ordering::Relaxed);
-        self.pool
-            .get()
-            .map_err(|e| DbError::Unavailable(e.to_string()))
+        self.pool.get().map_err(|e| {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+            DbError::Unavailable(e.to_string())
+        })
     }
 
     /// Runs `f` with a pooled connection on the blocking pool.
@@ -276,6 +290,16 @@ impl Db {
     pub fn pool_state(&self) -> (u32, u32) {
         let s = self.pool.state();
         (s.connections, s.idle_connections)
+    }
+
+    /// The most connections the pool opens.
+    pub fn pool_max(&self) -> u32 {
+        self.pool.max_size()
+    }
+
+    /// How many times no connection could be had in time (each became a 503), for metrics.
+    pub fn checkout_failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
     }
 }
 

@@ -7,6 +7,7 @@ use crate::db::Db;
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Logger};
 use actix_web::{web, App, HttpResponse, HttpServer};
+use std::fmt::Write;
 use std::net::TcpListener;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -61,6 +62,9 @@ impl Application {
             log::warn!("initial revocation sync failed (will retry): {e}");
         }
         spawn_revocation_sync(Arc::downgrade(&auth), config.revocation_sync);
+        if config.metrics != MetricsMode::Off {
+            spawn_session_count(Arc::downgrade(&auth), config.metrics_refresh);
+        }
         if config.bcrypt_cost < 10 {
             log::warn!(
                 "LATCHKEY_BCRYPT_COST={} is below 10: fine for tests, too weak for production",
@@ -89,7 +93,9 @@ impl Application {
             }
             app.default_service(web::to(super::handlers::pages::not_found))
         })
-        .shutdown_timeout(10)
+        .shutdown_timeout(DRAIN_SECS)
+        // actix stops abruptly on SIGINT; `serve_until_signal` makes both signals graceful.
+        .disable_signals()
         .listen(listener)
         .map_err(|source| StartError::Bind {
             addr: config.bind.clone(),
@@ -126,9 +132,48 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until SIGINT/SIGTERM (graceful: in-flight requests finish).
+    /// Serves until stopped through [`Self::handle`] (tests); no signal handling.
     pub async fn run(self) -> std::io::Result<()> {
         self.server.await
+    }
+
+    /// Serves until SIGINT or SIGTERM, then stops gracefully: no new connections, in-flight
+    /// requests finish (for up to 10 s), then the future resolves. The binary's `serve`.
+    pub async fn serve_until_signal(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        actix_web::rt::spawn(async move {
+            let name = stop_signal().await;
+            log::info!("{name} received: finishing in-flight requests (up to {DRAIN_SECS} s)");
+            handle.stop(true).await;
+        });
+        self.server.await
+    }
+}
+
+/// How long a graceful stop waits for in-flight requests.
+const DRAIN_SECS: u64 = 10;
+
+/// Waits for SIGINT or SIGTERM and names the one that came.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use actix_web::rt::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = actix_web::rt::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(e) => {
+                log::warn!("cannot listen for SIGTERM ({e}); stopping on SIGINT only");
+                let _ = actix_web::rt::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = actix_web::rt::signal::ctrl_c().await;
+        "Ctrl-C"
     }
 }
 
@@ -156,6 +201,28 @@ fn spawn_revocation_sync(auth: Weak<AuthService>, bound: Duration) {
     });
 }
 
+/// Keeps the active-sessions gauge fresh without counting rows on every scrape.
+fn spawn_session_count(auth: Weak<AuthService>, every: Duration) {
+    let every = every.max(Duration::from_secs(1));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(auth) = auth.upgrade() else { break };
+            let idle = auth.settings.idle_ttl;
+            let counted = auth
+                .db
+                .run(move |c| crate::db::sessions::count_live(c, crate::db::now(), idle))
+                .await;
+            match counted {
+                Ok(n) => auth.metrics.set_active_sessions(n.max(0) as u64),
+                Err(e) => log::debug!("active-session count skipped: {e}"),
+            }
+        }
+    });
+}
+
 fn spawn_metrics_listener(addr: std::net::SocketAddr, state: AppState) -> Result<(), StartError> {
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
@@ -165,6 +232,7 @@ fn spawn_metrics_listener(addr: std::net::SocketAddr, state: AppState) -> Result
             .default_service(web::to(HttpResponse::NotFound))
     })
     .workers(1)
+    .disable_signals()
     .bind(addr)
     .map_err(|source| StartError::Bind {
         addr: addr.to_string(),
@@ -177,8 +245,19 @@ fn spawn_metrics_listener(addr: std::net::SocketAddr, state: AppState) -> Result
 
 /// The Prometheus page: counters plus gauges measured now.
 pub fn metrics_text(st: &AppState) -> String {
-    let (conns, idle) = st.auth.db.pool_state();
-    st.auth.metrics.render(&[
+    let db = &st.auth.db;
+    let (conns, idle) = db.pool_state();
+    let mut out = st.auth.metrics.render(&[
+        (
+            "latchkey_db_pool_max",
+            "Most database connections the pool opens.",
+            db.pool_max() as f64,
+        ),
+        (
+            "latchkey_db_pool_in_use",
+            "Database connections checked out now.",
+            conns.saturating_sub(idle) as f64,
+        ),
         (
             "latchkey_db_pool_connections",
             "Open database connections.",
@@ -194,5 +273,12 @@ pub fn metrics_text(st: &AppState) -> String {
             "Revoked session ids held for live-token checks.",
             st.auth.revocations.len() as f64,
         ),
-    ])
+    ]);
+    let name = "latchkey_db_unavailable_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Requests for a database connection that failed in time (each became a 503).\n# TYPE {name} counter\n{name} {}",
+        db.checkout_failures()
+    );
+    out
 }

@@ -94,6 +94,30 @@ pub fn postgres_url() -> Option<String> {
     .clone()
 }
 
+/// The PostgreSQL server's socket address (for a proxy in front of it).
+pub fn postgres_address() -> std::net::SocketAddr {
+    use std::net::ToSocketAddrs;
+    let url = postgres_url().expect("PostgreSQL is available");
+    let authority = url.split_once("://").unwrap().1.split('/').next().unwrap();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:5432")
+    };
+    host.to_socket_addrs().unwrap().next().unwrap()
+}
+
+/// `url` with its `host:port` replaced by `address` (user and database kept).
+pub fn with_address(url: &str, address: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((user, _)) => format!("{scheme}://{user}@{address}{path}"),
+        None => format!("{scheme}://{address}{path}"),
+    }
+}
+
 /// Defines a test twice, as `NAME::sqlite` and `NAME::postgres` (skipped, with a note, when no
 /// PostgreSQL server answers). The body sees the chosen `Store` under the given name.
 macro_rules! on_both {
@@ -174,6 +198,21 @@ impl TestApp {
     /// Another instance on the same database and key.
     pub async fn sibling(&self, tweak: impl Fn(&mut BTreeMap<String, String>)) -> Self {
         Self::spawn_on(self._dir.clone(), &self.database_url, &self.secret, tweak).await
+    }
+
+    /// A server on a fresh PostgreSQL database that it reaches through `127.0.0.1:port` (a test
+    /// proxy it cannot tell from the server); the database is dropped with the server.
+    pub async fn on_postgres_through(
+        port: u16,
+        tweak: impl Fn(&mut BTreeMap<String, String>),
+    ) -> Self {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let direct = fresh_database(&dir, Store::Postgres);
+        let url = with_address(&direct, &format!("127.0.0.1:{port}"));
+        let secret = latchkey::config::generate_secret();
+        let mut app = Self::spawn_on(dir, &url, &secret, tweak).await;
+        app.owns_database = true;
+        app
     }
 
     /// A new browser-like client.
