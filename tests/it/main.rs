@@ -8,4 +8,5 @@ mod common;
 
 mod accounts;
 mod api;
+mod browser;
 mod guard;

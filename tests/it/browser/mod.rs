@@ -1,0 +1,385 @@
+//! Browser tests: Debian's Chromium driven through chromedriver (WebDriver), against the real
+//! server. Each test starts its own chromedriver on a free port and stops it (and the browsers it
+//! launched) afterwards. Without Chromium the tests print "skipped: …" and pass, unless
+//! `LATCHKEY_TEST_REQUIRE_BROWSER=1` (CI) makes a missing browser a failure.
+//!
+//! Browser tests run one at a time (a process-wide lock): two cores cannot drive several
+//! Chromiums at once without making every page load slow.
+
+mod journeys;
+mod screenshots;
+
+use crate::common::{Store, TestApp};
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// The access lifetime the browser tests run with: short, so crossing it takes seconds.
+pub const ACCESS_TTL_SECS: u64 = 3;
+
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Everything a browser test needs: the server, chromedriver, and the lock that keeps browser
+/// tests from running in parallel.
+pub struct Kit {
+    pub app: TestApp,
+    driver: Driver,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl Kit {
+    /// The server (SQLite, short access lifetime, `tweak` applied) and a chromedriver; `None`,
+    /// after a "skipped" note, where no Chromium is installed and CI does not require one.
+    pub async fn start(test: &str, tweak: impl Fn(&mut BTreeMap<String, String>)) -> Option<Kit> {
+        let (chromium, chromedriver) = match find_browser() {
+            Ok(found) => found,
+            Err(why) if required() => panic!("{test}: Chromium is required but {why}"),
+            Err(why) => {
+                eprintln!("skipped: browser test {test}: {why}");
+                return None;
+            }
+        };
+        let turn = ONE_AT_A_TIME.lock().await;
+        let app = TestApp::spawn_with(Store::Sqlite, |env| {
+            env.insert("LATCHKEY_ACCESS_TTL".into(), format!("{ACCESS_TTL_SECS}s"));
+            env.insert("LATCHKEY_REFRESH_AHEAD".into(), "1s".into());
+            env.insert("LATCHKEY_CLOCK_LEEWAY".into(), "0s".into());
+            tweak(env);
+        })
+        .await;
+        let driver = Driver::start(&chromedriver, chromium).await;
+        Some(Kit {
+            app,
+            driver,
+            _turn: turn,
+        })
+    }
+
+    /// A new, independent browser (its own Chromium and profile) with a 1280×800 viewport.
+    pub async fn browser(&self) -> Window {
+        self.driver.browser(&self.app.base, Viewport::Desktop).await
+    }
+
+    /// A new, independent browser emulating a 390×844 phone (a desktop window cannot be made
+    /// that narrow).
+    pub async fn phone(&self) -> Window {
+        self.driver.browser(&self.app.base, Viewport::Phone).await
+    }
+}
+
+fn required() -> bool {
+    std::env::var("LATCHKEY_TEST_REQUIRE_BROWSER").is_ok_and(|v| v == "1")
+}
+
+/// `(chromium, chromedriver)`: from `LATCHKEY_CHROMIUM` / `LATCHKEY_CHROMEDRIVER`, else `PATH`.
+fn find_browser() -> Result<(PathBuf, PathBuf), String> {
+    let find = |var: &str, names: &[&str]| -> Option<PathBuf> {
+        if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+            return Some(PathBuf::from(p));
+        }
+        let path = std::env::var_os("PATH")?;
+        std::env::split_paths(&path)
+            .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+            .find(|p| p.is_file())
+    };
+    let chromium = find(
+        "LATCHKEY_CHROMIUM",
+        &["chromium", "chromium-browser", "google-chrome"],
+    )
+    .ok_or("no `chromium` on PATH (Debian: apt-get install chromium chromium-driver)")?;
+    let driver = find("LATCHKEY_CHROMEDRIVER", &["chromedriver"])
+        .ok_or("no `chromedriver` on PATH (Debian: apt-get install chromium-driver)")?;
+    Ok((chromium, driver))
+}
+
+/// A chromedriver process in its own process group, so that ending the group also ends every
+/// Chromium it started, even when a test panics before closing its browsers.
+struct Driver {
+    child: Child,
+    url: String,
+    chromium: PathBuf,
+    profiles: TempDir,
+}
+
+impl Driver {
+    async fn start(chromedriver: &Path, chromium: PathBuf) -> Driver {
+        use std::os::unix::process::CommandExt;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("chromedriver starts");
+        let driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            chromium,
+            profiles: tempfile::tempdir().expect("a profile directory"),
+        };
+        let status = format!("{}/status", driver.url);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reqwest::get(&status).await.is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not answer");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        driver
+    }
+
+    async fn browser(&self, base: &str, viewport: Viewport) -> Window {
+        let profile = tempfile::tempdir_in(self.profiles.path()).expect("a fresh profile");
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+            "--window-size=1280,800",
+        ]
+        .into_iter()
+        .map(String::from)
+        .chain([format!("--user-data-dir={}", profile.keep().display())])
+        .collect::<Vec<_>>();
+        let mut options = serde_json::json!({ "binary": self.chromium, "args": args });
+        if let Viewport::Phone = viewport {
+            let (width, height) = PHONE;
+            options["mobileEmulation"] = serde_json::json!({
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0, "touch": true },
+            });
+        }
+        let caps = serde_json::json!({ "browserName": "chrome", "goog:chromeOptions": options });
+        let serde_json::Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("chromedriver starts a Chromium session");
+        Window {
+            c: client,
+            base: base.to_string(),
+            viewport,
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // SIGTERM to chromedriver's whole group (its Chromiums too), by the group id we created.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.child.wait();
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+    }
+}
+
+/// One browser window, with the steps a person takes.
+pub struct Window {
+    pub c: Client,
+    base: String,
+    viewport: Viewport,
+}
+
+/// The screen a browser window shows pages on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Viewport {
+    /// 1280×800.
+    Desktop,
+    /// 390×844, emulated.
+    Phone,
+}
+
+const DESKTOP: (u32, u32) = (1280, 800);
+const PHONE: (u32, u32) = (390, 844);
+
+impl Window {
+    /// Types a URL path into the address bar.
+    pub async fn open(&self, path: &str) {
+        self.c
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .expect("page loads");
+    }
+
+    /// The current path and query, e.g. `/login?reason=expired&next=%2Faccount`.
+    pub async fn path(&self) -> String {
+        let url = self.c.current_url().await.expect("current url");
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        }
+    }
+
+    /// Waits until the current path starts with `prefix` (navigation after a click or submit).
+    pub async fn wait_for_path(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let path = self.path().await;
+            if path.starts_with(prefix) {
+                return path;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected to reach {prefix}, still at {path}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The visible text of the page.
+    pub async fn text(&self) -> String {
+        self.c
+            .find(Locator::Css("body"))
+            .await
+            .expect("a body")
+            .text()
+            .await
+            .expect("body text")
+    }
+
+    /// The visible text of the first element matching `css`, if any.
+    pub async fn text_of(&self, css: &str) -> Option<String> {
+        match self.c.find(Locator::Css(css)).await {
+            Ok(el) => el.text().await.ok(),
+            Err(_) => None,
+        }
+    }
+
+    /// Clicks the element matching `css`.
+    pub async fn click(&self, css: &str) {
+        self.c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+            .click()
+            .await
+            .expect("click");
+    }
+
+    /// Clicks the link with this visible text.
+    pub async fn click_link(&self, text: &str) {
+        self.c
+            .find(Locator::LinkText(text))
+            .await
+            .unwrap_or_else(|e| panic!("no link {text:?}: {e}"))
+            .click()
+            .await
+            .expect("click");
+    }
+
+    /// Types into the field matching `css` (after clearing it).
+    pub async fn fill(&self, css: &str, value: &str) {
+        let field = self
+            .c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no field {css}: {e}"));
+        field.clear().await.expect("clear");
+        field.send_keys(value).await.expect("type");
+    }
+
+    /// Fills in the sign-up form on the current page and submits it.
+    pub async fn register(&self, email: &str, password: &str) {
+        self.open("/register").await;
+        self.fill("#email", email).await;
+        self.fill("#password", password).await;
+        self.click("form[action='/register'] button[type=submit]")
+            .await;
+        self.wait_for_path("/account").await;
+    }
+
+    /// Fills in the sign-in form on the current page and submits it.
+    pub async fn sign_in(&self, email: &str, password: &str) {
+        self.fill("#email", email).await;
+        self.fill("#password", password).await;
+        self.click("form[action='/login'] button[type=submit]")
+            .await;
+    }
+
+    /// The value of a cookie as the browser holds it (WebDriver sees HttpOnly cookies too).
+    pub async fn cookie(&self, name: &str) -> Option<String> {
+        self.c
+            .get_all_cookies()
+            .await
+            .expect("cookies")
+            .into_iter()
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_string())
+    }
+
+    /// Puts a cookie into this browser for the current site through WebDriver's Add Cookie,
+    /// with the flags the server would have set.
+    pub async fn plant_cookie(&self, name: &str, value: &str) {
+        let cookie = serde_json::json!({ "cookie": {
+            "name": name, "value": value, "path": "/",
+            "secure": true, "httpOnly": true, "sameSite": "Lax",
+        }});
+        self.c
+            .issue_cmd(AddCookie(cookie.to_string()))
+            .await
+            .expect("add cookie");
+    }
+
+    /// Saves a PNG of the viewport to `dir/name.png`.
+    pub async fn screenshot(&self, dir: &Path, name: &str) {
+        if self.viewport == Viewport::Desktop {
+            // The window includes the browser's frame: size it so the viewport is 1280×800.
+            let (width, height) = DESKTOP;
+            self.c.set_window_size(width, height).await.expect("resize");
+            let frame = self
+                .c
+                .execute(
+                    "return [outerWidth - innerWidth, outerHeight - innerHeight];",
+                    vec![],
+                )
+                .await
+                .expect("measure the frame");
+            let extra = |i: usize| frame[i].as_u64().unwrap_or(0) as u32;
+            self.c
+                .set_window_size(width + extra(0), height + extra(1))
+                .await
+                .expect("resize");
+        }
+        let png = self.c.screenshot().await.expect("screenshot");
+        std::fs::create_dir_all(dir).expect("screenshot folder");
+        std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    /// Ends this browser.
+    pub async fn close(self) {
+        let _ = self.c.close().await;
+    }
+}
+
+/// WebDriver's Add Cookie with no `domain` at all: a host-only cookie, as `__Host-` requires
+/// (fantoccini sends `"domain": null`, which chromedriver refuses).
+#[derive(Debug)]
+struct AddCookie(String);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddCookie {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/cookie", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.0.clone()))
+    }
+}
