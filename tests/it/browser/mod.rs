@@ -147,6 +147,9 @@ impl Driver {
             "--disable-sync",
             "--hide-scrollbars",
             "--force-device-scale-factor=1",
+            // Let even `no-store` pages into the back/forward cache, as Chrome is rolling out,
+            // so the Back-after-sign-out test faces the less forgiving browser.
+            "--enable-features=BackForwardCache,CacheControlNoStoreEnterBackForwardCache",
             "--window-size=1280,800",
         ]
         .into_iter()
