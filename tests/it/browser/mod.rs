@@ -38,7 +38,13 @@ impl Kit {
             Ok(found) => found,
             Err(why) if required() => panic!("{test}: Chromium is required but {why}"),
             Err(why) => {
-                eprintln!("skipped: browser test {test}: {why}");
+                // Straight to stderr: libtest captures `eprintln!` of passing tests, and this
+                // note must be seen. Once per run is enough.
+                static ONCE: std::sync::Once = std::sync::Once::new();
+                ONCE.call_once(|| {
+                    use std::io::Write;
+                    let _ = writeln!(std::io::stderr(), "skipped: browser tests ({why})");
+                });
                 return None;
             }
         };
@@ -78,7 +84,7 @@ fn required() -> bool {
 fn find_browser() -> Result<(PathBuf, PathBuf), String> {
     let find = |var: &str, names: &[&str]| -> Option<PathBuf> {
         if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
-            return Some(PathBuf::from(p));
+            return Some(PathBuf::from(p)).filter(|p| p.is_file());
         }
         let path = std::env::var_os("PATH")?;
         std::env::split_paths(&path)
@@ -89,9 +95,9 @@ fn find_browser() -> Result<(PathBuf, PathBuf), String> {
         "LATCHKEY_CHROMIUM",
         &["chromium", "chromium-browser", "google-chrome"],
     )
-    .ok_or("no `chromium` on PATH (Debian: apt-get install chromium chromium-driver)")?;
+    .ok_or("no `chromium` on PATH or at LATCHKEY_CHROMIUM (Debian: apt-get install chromium)")?;
     let driver = find("LATCHKEY_CHROMEDRIVER", &["chromedriver"])
-        .ok_or("no `chromedriver` on PATH (Debian: apt-get install chromium-driver)")?;
+        .ok_or("no `chromedriver` on PATH or at LATCHKEY_CHROMEDRIVER (Debian: apt-get install chromium-driver)")?;
     Ok((chromium, driver))
 }
 
@@ -243,15 +249,20 @@ impl Window {
         }
     }
 
-    /// The visible text of the page.
+    /// The visible text of the page (retried while a navigation replaces the document).
     pub async fn text(&self) -> String {
-        self.c
-            .find(Locator::Css("body"))
-            .await
-            .expect("a body")
-            .text()
-            .await
-            .expect("body text")
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let attempt = match self.c.find(Locator::Css("body")).await {
+                Ok(body) => body.text().await,
+                Err(e) => Err(e),
+            };
+            match attempt {
+                Ok(text) => return text,
+                Err(e) if Instant::now() > deadline => panic!("no page text: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     /// The visible text of the first element matching `css`, if any.

@@ -51,7 +51,19 @@ async fn screenshots_of_every_page_at_desktop_and_phone_widths() {
 
     let [(desktop, _), (phone, _)] = &screens;
     desktop.register("ada@example.com", PASSWORD).await;
+    // One mistyped password first, so the dashboard's sign-in activity has a failure to show.
     phone.open("/login").await;
+    phone.sign_in("ada@example.com", "not the password").await;
+    let error = phone
+        .c
+        .wait()
+        .for_element(fantoccini::Locator::Css("#form-error"))
+        .await;
+    assert!(error
+        .expect("an error")
+        .text()
+        .await
+        .is_ok_and(|t| t.contains("Incorrect e-mail or password.")));
     phone.sign_in("ada@example.com", PASSWORD).await;
     phone.wait_for_path("/account").await;
     for (name, path) in SIGNED_IN_PAGES {
