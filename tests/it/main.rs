@@ -8,6 +8,7 @@ mod common;
 
 mod accounts;
 mod api;
+mod browser;
 mod cli;
 mod guard;
 mod instances;
