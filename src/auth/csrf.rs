@@ -7,10 +7,11 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-/// Issues and checks CSRF tokens.
+/// Issues and checks CSRF tokens. Keys are held as HMAC states with the key already absorbed:
+/// every page renders a token, and the key schedule would double its cost.
 #[derive(Clone)]
 pub struct CsrfKey {
-    keys: Vec<[u8; 32]>,
+    keys: Vec<Hmac<Sha256>>,
 }
 
 impl CsrfKey {
@@ -19,14 +20,16 @@ impl CsrfKey {
     pub fn new(current: &[u8], previous: &[Vec<u8>]) -> Self {
         let keys = std::iter::once(current)
             .chain(previous.iter().map(Vec::as_slice))
-            .map(|s| super::derive_key(s, "csrf"))
+            .map(|s| {
+                <Hmac<Sha256> as Mac>::new_from_slice(&super::derive_key(s, "csrf"))
+                    .expect("HMAC takes any key length")
+            })
             .collect();
         Self { keys }
     }
 
-    fn mac(key: &[u8; 32], kind: &str, binding: &str) -> String {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    fn mac(key: &Hmac<Sha256>, kind: &str, binding: &str) -> String {
+        let mut mac = key.clone();
         mac.update(kind.as_bytes());
         mac.update(b"\0");
         mac.update(binding.as_bytes());

@@ -9,6 +9,7 @@ mod revocation;
 mod service;
 mod throttle;
 mod tokens;
+mod verified;
 
 pub use csrf::CsrfKey;
 pub use error::AuthError;

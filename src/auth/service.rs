@@ -172,6 +172,7 @@ pub struct AuthService {
     /// Counters.
     pub metrics: Arc<Metrics>,
     successor_keys: Vec<[u8; 32]>,
+    verified: super::verified::VerifiedTokens,
 }
 
 impl AuthService {
@@ -210,11 +211,24 @@ impl AuthService {
             settings,
             metrics: Arc::new(Metrics::default()),
             successor_keys,
+            verified: super::verified::VerifiedTokens::new(8192),
         }
     }
 
     /// Checks an access token without touching the database: signature, claims, revocation.
     pub fn authenticate(&self, token: &str, now: i64) -> Result<SessionUser, AuthError> {
+        if let Some(user) = self.verified.get(token) {
+            // Same rule as the full verification: expired once `exp` is past by the leeway.
+            if user.access_expires_at < now - self.keys.leeway() {
+                return Err(AuthError::TokenExpired {
+                    expired_at: user.access_expires_at,
+                });
+            }
+            if self.revocations.is_revoked(user.session_id.as_str()) {
+                return Err(AuthError::SessionRevoked);
+            }
+            return Ok(user);
+        }
         let claims = self.keys.verify(token, now).map_err(|e| match e {
             AccessError::Expired { expired_at } => AuthError::TokenExpired { expired_at },
             AccessError::Invalid => AuthError::InvalidToken,
@@ -223,13 +237,15 @@ impl AuthService {
             return Err(AuthError::SessionRevoked);
         }
         let email = Email::parse(&claims.email).map_err(|_| AuthError::InvalidToken)?;
-        Ok(SessionUser {
+        let user = SessionUser {
             user_id: claims.user_id(),
             session_id: claims.session_id(),
             email,
             role: claims.role,
             access_expires_at: claims.exp,
-        })
+        };
+        self.verified.insert(token, &user);
+        Ok(user)
     }
 
     /// Whether a valid access token is close enough to expiry to refresh now.

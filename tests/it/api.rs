@@ -450,3 +450,19 @@ on_both! {
         );
     }
 }
+
+on_both! {
+    async fn an_access_token_seen_before_still_expires_on_time(store) {
+        let app = TestApp::on(store).await;
+        app.signed_in(EMAIL).await;
+        let c = Browser::new(&app.base);
+        let (uid, sid) = app.ids_of(EMAIL);
+        // Valid for two more seconds, counting the 30 s leeway.
+        let token = app.sign_access(&uid, &sid, true, EMAIL, latchkey::db::now() - 900 - 30 + 2);
+        let (status, _, _) = call(&c, Method::GET, "/api/me", Some(&token), None).await;
+        assert_eq!(status, StatusCode::OK);
+        tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+        let (status, _, body) = call(&c, Method::GET, "/api/me", Some(&token), None).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("TOKEN_EXPIRED")));
+    }
+}

@@ -182,6 +182,11 @@ impl TokenKeys {
         Ok(claims)
     }
 
+    /// The clock-skew tolerance, seconds.
+    pub fn leeway(&self) -> i64 {
+        self.leeway
+    }
+
     /// Signs and verifies one token, so a broken crypto backend stops start-up instead of
     /// panicking on the first request.
     pub fn self_test(&self) -> Result<(), String> {
