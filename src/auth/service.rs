@@ -336,9 +336,17 @@ impl AuthService {
         presented: Option<RefreshToken>,
     ) -> Result<Issued, AuthError> {
         let now = db::now();
+        // Not an address we could hold: still throttled and answered like any miss, under a key
+        // without control characters (PostgreSQL refuses NUL in text; that must not be a 503).
         let email_key = Email::parse(email_raw)
             .map(|e| e.as_str().to_string())
-            .unwrap_or_else(|_| email_raw.trim().to_lowercase().chars().take(254).collect());
+            .unwrap_or_else(|_| {
+                let lower = email_raw.trim().to_lowercase();
+                let printable = lower
+                    .chars()
+                    .map(|c| if c.is_control() { '\u{fffd}' } else { c });
+                printable.take(254).collect()
+            });
         let throttle = self.throttle;
         let (ek, ip) = (email_key.clone(), client.ip.clone());
         let (retry, user) = self

@@ -8,4 +8,14 @@ mod common;
 
 mod accounts;
 mod api;
+mod binary;
+mod corpus;
+mod faults;
+mod forge;
 mod guard;
+mod hostile;
+mod props;
+mod rotation;
+mod secrets;
+mod supply_chain;
+mod throttling;
