@@ -22,6 +22,12 @@ fn prehash(password: &str) -> String {
     B64.encode(mac.finalize().into_bytes())
 }
 
+/// The hash verified for unknown e-mails: a genuine bcrypt hash at the configured cost, so
+/// verifying it costs what verifying a real one does. Computed once.
+fn dummy_hash(cell: &OnceLock<String>, cost: u32) -> &str {
+    cell.get_or_init(|| bcrypt::hash("latchkey dummy password", cost).unwrap_or_default())
+}
+
 /// Hashes and verifies passwords at the configured cost.
 #[derive(Clone)]
 pub struct PasswordHasher {
@@ -76,11 +82,7 @@ impl PasswordHasher {
                 Some(h) => h,
                 None => {
                     runs.fetch_add(1, Ordering::Relaxed);
-                    dummy
-                        .get_or_init(|| {
-                            bcrypt::hash("latchkey dummy password", cost).unwrap_or_default()
-                        })
-                        .clone()
+                    dummy_hash(&dummy, cost).to_string()
                 }
             };
             Ok::<bool, String>(bcrypt::verify(pre, &hash).unwrap_or(false))
@@ -88,6 +90,18 @@ impl PasswordHasher {
         .await
         .unwrap_or(false)
             && known
+    }
+
+    /// Computes the dummy hash now, so the first unknown e-mail after a start costs one verify
+    /// like every other sign-in instead of a hash plus a verify.
+    pub async fn warm_up(&self) {
+        let (dummy, cost) = (self.dummy.clone(), self.cost);
+        let _ = self
+            .blocking(move || {
+                dummy_hash(&dummy, cost);
+                Ok(())
+            })
+            .await;
     }
 
     /// How many verifications ran against the dummy hash (for unknown accounts).
@@ -166,6 +180,21 @@ mod tests {
             h.dummy_verifications(),
             2,
             "known accounts use their own hash"
+        );
+    }
+
+    #[tokio::test]
+    async fn warming_up_computes_the_dummy_hash_before_the_first_unknown_sign_in() {
+        let h = PasswordHasher::new(4, 1);
+        assert!(h.dummy.get().is_none());
+        h.warm_up().await;
+        let dummy = h.dummy.get().expect("computed at start").clone();
+        assert!(dummy.starts_with("$2b$04$"));
+        assert!(!h.verify("anything", None).await);
+        assert_eq!(
+            h.dummy.get(),
+            Some(&dummy),
+            "the same hash, not a second computation"
         );
     }
 }

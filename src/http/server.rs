@@ -57,6 +57,7 @@ impl Application {
         }
         let auth = Arc::new(AuthService::new(&config, &secrets, db));
         auth.keys.self_test().map_err(StartError::SelfTest)?;
+        auth.hasher.warm_up().await;
         if let Err(e) = auth.revocations.sync_now(&auth.db).await {
             log::warn!("initial revocation sync failed (will retry): {e}");
         }

@@ -300,3 +300,40 @@ async fn a_busy_sqlite_is_retried_then_answered_503_and_nothing_is_used_up() {
     assert_eq!(res.status(), StatusCode::OK, "the same refresh token works");
     assert!(app.audit("refresh_reuse_detected").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_sign_ups_and_sign_ins_on_sqlite_never_see_a_busy_database() {
+    let app = TestApp::spawn_with(Store::Sqlite, |e| {
+        e.insert("LATCHKEY_LOGIN_THROTTLE".into(), "false".into());
+    })
+    .await;
+    let browsers: Vec<Browser> = (0..12).map(|_| app.browser()).collect();
+    for b in &browsers {
+        b.form_token("/register", "/register").await;
+    }
+    let signups = browsers.iter().enumerate().map(|(i, b)| async move {
+        b.register(&format!("u{i}@example.com"), PASSWORD)
+            .await
+            .status()
+    });
+    let statuses = futures_util::future::join_all(signups).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::SEE_OTHER),
+        "{statuses:?}"
+    );
+    // Each browser signs in again while presenting its family (read, then write), all at once.
+    let signins = browsers.iter().enumerate().map(|(i, b)| async move {
+        b.login(&format!("u{i}@example.com"), PASSWORD)
+            .await
+            .status()
+    });
+    let statuses = futures_util::future::join_all(signins).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::SEE_OTHER),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL"),
+        12
+    );
+}
