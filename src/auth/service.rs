@@ -439,6 +439,10 @@ impl AuthService {
             .db
             .run(move |conn| {
                 conn.transaction(|c| {
+                    // A write first: on SQLite a transaction that reads first cannot take the
+                    // write lock once another writer has committed meanwhile (it fails at
+                    // once, not after the busy timeout), which a concurrent refresh made a 503.
+                    sessions::insert(c, &row)?;
                     let mut ended = None;
                     if let Some(old) =
                         presented_hash.and_then(|h| tokens::find(c, &h).ok().flatten())
@@ -452,7 +456,6 @@ impl AuthService {
                             ended = Some(old.session_id);
                         }
                     }
-                    sessions::insert(c, &row)?;
                     tokens::insert(c, &hash, &row.id, now)?;
                     let mut e = event(
                         kind,
@@ -502,16 +505,13 @@ impl AuthService {
             .db
             .run(move |conn| {
                 transaction(conn, |c| {
-                    let role = if users::any_admin(c)? {
-                        Role::User
-                    } else {
-                        Role::Admin
-                    };
-                    let row = UserRow {
+                    // Inserted as a user first (a write, for the same reason as in
+                    // `start_session`), then promoted when no admin exists yet.
+                    let mut row = UserRow {
                         id: id.to_string(),
                         email: email.as_str().into(),
                         password_hash: hash,
-                        role: role.as_str().into(),
+                        role: Role::User.as_str().into(),
                         disabled: false,
                         created_at: now,
                         updated_at: now,
@@ -521,6 +521,10 @@ impl AuthService {
                             return Err(TxError::Abort(AuthError::EmailTaken))
                         }
                         other => other?,
+                    }
+                    if !users::any_admin(c)? {
+                        users::set_role(c, &row.id, Role::Admin.as_str(), now)?;
+                        row.role = Role::Admin.as_str().into();
                     }
                     let mut e = event(
                         AuditKind::UserRegistered,

@@ -302,7 +302,7 @@ async fn a_busy_sqlite_is_retried_then_answered_503_and_nothing_is_used_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_sign_ups_and_sign_ins_on_sqlite_never_see_a_busy_database() {
+async fn sign_ups_and_sign_ins_during_a_refresh_storm_on_sqlite_never_see_a_busy_database() {
     let app = TestApp::spawn_with(Store::Sqlite, |e| {
         e.insert("LATCHKEY_LOGIN_THROTTLE".into(), "false".into());
     })
@@ -321,19 +321,66 @@ async fn concurrent_sign_ups_and_sign_ins_on_sqlite_never_see_a_busy_database() 
         statuses.iter().all(|s| *s == StatusCode::SEE_OTHER),
         "{statuses:?}"
     );
-    // Each browser signs in again while presenting its family (read, then write), all at once.
+    // Each browser signs in again while presenting its family (a read, then writes), all at
+    // once, while other clients keep rotating refresh tokens (writes) underneath.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut storm = Vec::new();
+    for i in 0..4 {
+        let (base, stop) = (app.base.clone(), stop.clone());
+        let body = json!({"email": format!("u{i}@example.com"), "password": PASSWORD});
+        let pair: Value = reqwest::Client::new()
+            .post(format!("{base}/api/auth/token"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut c = Client {
+            cookie: false,
+            token: pair["refresh_token"].as_str().unwrap().into(),
+        };
+        storm.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            while !stop.load(Ordering::Relaxed) {
+                c.token = refresh(&http, &base, &c).await.unwrap().unwrap();
+            }
+        }));
+    }
+    let late: Vec<Browser> = (0..6).map(|_| app.browser()).collect();
+    for b in &late {
+        b.form_token("/register", "/register").await;
+    }
     let signins = browsers.iter().enumerate().map(|(i, b)| async move {
         b.login(&format!("u{i}@example.com"), PASSWORD)
             .await
             .status()
     });
-    let statuses = futures_util::future::join_all(signins).await;
+    let signups = late.iter().enumerate().map(|(i, b)| async move {
+        b.register(&format!("late{i}@example.com"), PASSWORD)
+            .await
+            .status()
+    });
+    let (mut statuses, more) = tokio::join!(
+        futures_util::future::join_all(signins),
+        futures_util::future::join_all(signups)
+    );
+    statuses.extend(more);
+    stop.store(true, Ordering::Relaxed);
+    for t in storm {
+        t.await.expect("no refresh failed during the sign-ins");
+    }
     assert!(
         statuses.iter().all(|s| *s == StatusCode::SEE_OTHER),
         "{statuses:?}"
     );
     assert_eq!(
         app.count("SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL"),
-        12
+        12 + 4 + 6
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM users WHERE role = 'admin'"),
+        1
     );
 }
