@@ -9,6 +9,7 @@ mod common;
 mod accounts;
 mod api;
 mod binary;
+mod busy;
 mod corpus;
 mod faults;
 mod forge;
