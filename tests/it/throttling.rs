@@ -158,3 +158,23 @@ on_both! {
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL"), 3);
     }
 }
+
+on_both! {
+    async fn behind_a_trusted_proxy_each_forwarded_client_is_throttled_on_its_own(store) {
+        let app = TestApp::spawn_with(store, |e| {
+            e.insert("LATCHKEY_TRUSTED_PROXIES".into(), "127.0.0.1/32".into());
+        })
+        .await;
+        app.signed_in(EMAIL).await;
+        for i in 0..23 {
+            fail_recently(&app, &format!("victim{i}@example.com"), "203.0.113.7", 1);
+        }
+        let c = Browser::new(&app.base);
+        let noisy = api_login(&c, EMAIL, PASSWORD, &[("x-forwarded-for", "203.0.113.7")]).await;
+        assert_eq!(noisy.status(), StatusCode::TOO_MANY_REQUESTS);
+        let other = api_login(&c, EMAIL, PASSWORD, &[("x-forwarded-for", "203.0.113.7, 198.51.100.2")]).await;
+        assert_eq!(other.status(), StatusCode::OK, "the right-most untrusted address is the client");
+        let prepended = api_login(&c, EMAIL, PASSWORD, &[("x-forwarded-for", "198.51.100.9, 203.0.113.7")]).await;
+        assert_eq!(prepended.status(), StatusCode::TOO_MANY_REQUESTS, "a client cannot hide by prepending addresses");
+    }
+}
