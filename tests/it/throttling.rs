@@ -1,6 +1,7 @@
-//! Sign-in throttling per account and per address: 429 with `Retry-After` on pages and the API,
-//! waits that double and are capped, and an owner who is never locked out for good. Unknown
-//! e-mail, wrong password and disabled account look the same, and all cost one bcrypt verify.
+//! Sign-in throttling per account (from one address, and from all) and per address: 429 with
+//! `Retry-After` on pages and the API, waits that double and are capped, an attacker who slows
+//! only itself, and an owner who is never locked out for good. Unknown e-mail, wrong password
+//! and disabled account look the same, and all cost one bcrypt verify.
 
 use crate::common::*;
 use reqwest::{Method, StatusCode};
@@ -43,46 +44,73 @@ async fn api_login(
 }
 
 on_both! {
-    async fn failed_sign_ins_back_off_per_account_and_the_owner_gets_back_in_after_the_wait(store) {
-        let app = TestApp::on(store).await;
+    async fn failed_sign_ins_back_off_and_an_attacker_slows_only_itself(store) {
+        // Peers are a trusted proxy, so `X-Forwarded-For` picks each actor's address; requests
+        // without it come from 127.0.0.1, the attacker's address here.
+        let app = TestApp::spawn_with(store, |e| {
+            e.insert("LATCHKEY_TRUSTED_PROXIES".into(), "127.0.0.1/32".into());
+        })
+        .await;
         app.signed_in(EMAIL).await;
-        let b = app.browser();
+        let attacker = app.browser();
         for _ in 0..5 {
-            assert_eq!(b.login(EMAIL, "wrong password").await.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(attacker.login(EMAIL, "wrong password").await.status(), StatusCode::UNAUTHORIZED);
         }
-        assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM login_failures WHERE email = '{EMAIL}'")), 5);
 
-        // 8 failures: an 8 s wait, on the page and in the API, even for the right password.
-        fail_recently(&app, EMAIL, "192.0.2.1", 3);
-        let page = b.login(EMAIL, PASSWORD).await;
+        // 8 failures from this address on this account: an 8 s wait, on the page and in the
+        // API, even for the right password.
+        fail_recently(&app, EMAIL, "127.0.0.1", 3);
+        let page = attacker.login(EMAIL, PASSWORD).await;
         assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
         let first = retry_after(&page);
         assert!((4..=8).contains(&first), "retry after {first}");
         assert!(set_cookie(&page, "__Host-access").is_none());
         assert!(page.text().await.unwrap().contains("Too many failed sign-ins"));
-        let api = api_login(&Browser::new(&app.base), EMAIL, PASSWORD, &[]).await;
+        let api = api_login(&attacker, EMAIL, PASSWORD, &[]).await;
         assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!((4..=8).contains(&retry_after(&api)));
         assert_eq!(api.json::<Value>().await.unwrap()["code"], "RATE_LIMITED");
 
         // Each further failure doubles the wait, up to five minutes.
-        fail_recently(&app, EMAIL, "192.0.2.1", 2);
-        let second = retry_after(&api_login(&app.browser(), EMAIL, PASSWORD, &[]).await);
+        fail_recently(&app, EMAIL, "127.0.0.1", 2);
+        let second = retry_after(&api_login(&attacker, EMAIL, PASSWORD, &[]).await);
         assert!(second > first && (28..=32).contains(&second), "retry after {second}");
-        fail_recently(&app, EMAIL, "192.0.2.1", 40);
-        let capped = retry_after(&api_login(&app.browser(), EMAIL, PASSWORD, &[]).await);
+        fail_recently(&app, EMAIL, "127.0.0.1", 5);
+        let capped = retry_after(&api_login(&attacker, EMAIL, PASSWORD, &[]).await);
         assert!((280..=300).contains(&capped), "capped at 300 s, got {capped}");
+
+        // Meanwhile the owner, at another address, is not made to wait at all.
+        let owner = [("x-forwarded-for", "198.51.100.7")];
+        let res = api_login(&app.browser(), EMAIL, PASSWORD, &owner).await;
+        assert_eq!(res.status(), StatusCode::OK, "one attacker cannot lock the owner out");
+        assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM login_failures WHERE email = '{EMAIL}'")), 0, "success clears the count");
+    }
+}
+
+on_both! {
+    async fn guessing_spread_over_many_addresses_slows_the_account_but_never_for_good(store) {
+        let app = TestApp::spawn_with(store, |e| {
+            e.insert("LATCHKEY_TRUSTED_PROXIES".into(), "127.0.0.1/32".into());
+        })
+        .await;
+        app.signed_in(EMAIL).await;
+        for i in 0..53 {
+            fail_recently(&app, EMAIL, &format!("203.0.113.{i}"), 1);
+        }
+        let owner = [("x-forwarded-for", "198.51.100.7")];
+        let res = api_login(&app.browser(), EMAIL, PASSWORD, &owner).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "53 failures from 53 addresses");
+        assert!((4..=8).contains(&retry_after(&res)));
         assert_eq!(
             app.count("SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL"),
             1,
             "throttled attempts start no session"
         );
-
         // Five minutes later (still inside the 15-minute window) the owner signs in, and the
         // count is cleared: the next typo is a plain 401, not a wait.
         app.exec("UPDATE login_failures SET at = at - 301");
-        let res = b.login(EMAIL, PASSWORD).await;
-        assert_eq!(res.status(), StatusCode::SEE_OTHER, "the owner is never locked out for good");
+        let b = app.browser();
+        assert_eq!(b.login(EMAIL, PASSWORD).await.status(), StatusCode::SEE_OTHER, "never locked out for good");
         assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM login_failures WHERE email = '{EMAIL}'")), 0);
         assert_eq!(b.clone_cookies().login(EMAIL, "typo").await.status(), StatusCode::UNAUTHORIZED);
     }
