@@ -1,13 +1,45 @@
 //! Logging set-up and the Prometheus counters operators read.
 
-use std::fmt::Write;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Crates whose debug and trace records may carry request content: actix-web's access-log
+/// middleware prints the `Debug` of a failed extractor, and serde's messages quote the value
+/// that did not fit (a refresh token posted as a bare JSON string, say). Their records above
+/// `info` are dropped whatever `RUST_LOG` asks for, so no level ever logs a secret.
+const CAPPED_TARGETS: &[&str] = &["actix_web", "actix_http", "actix_files", "h2", "hyper"];
+
+/// Whether a record may be written: everything of ours, and only `info` and above of the
+/// crates in [`CAPPED_TARGETS`].
+pub fn may_log(target: &str, level: log::Level) -> bool {
+    level <= log::Level::Info
+        || !CAPPED_TARGETS.iter().any(|t| {
+            target == *t
+                || target
+                    .strip_prefix(t)
+                    .is_some_and(|rest| rest.starts_with("::"))
+        })
+}
+
 /// Starts env_logger with `RUST_LOG` (default `info`). Nothing logged anywhere carries a token,
-/// cookie or password: the redacting `Debug` impls and the access log format make sure.
+/// cookie or password: the redacting `Debug` impls, the access log format and the cap on
+/// noisy dependencies ([`may_log`]) make sure.
 pub fn init_logging() {
     let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format_timestamp_millis()
+        .format(|buf, record| {
+            if !may_log(record.target(), record.level()) {
+                return Ok(());
+            }
+            writeln!(
+                buf,
+                "[{} {:<5} {}] {}",
+                buf.timestamp_millis(),
+                record.level(),
+                record.target(),
+                record.args()
+            )
+        })
         .try_init();
 }
 
@@ -127,5 +159,24 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use log::Level;
+
+    #[test]
+    fn noisy_dependencies_are_capped_at_info_and_ours_are_not() {
+        assert!(!may_log("actix_web::middleware::logger", Level::Debug));
+        assert!(!may_log("actix_http::h1::decoder", Level::Trace));
+        assert!(!may_log("actix_web", Level::Debug));
+        assert!(may_log("actix_web::middleware::logger", Level::Info));
+        assert!(
+            may_log("actix_webby", Level::Trace),
+            "only whole path segments match"
+        );
+        assert!(may_log("latchkey::auth::service", Level::Trace));
     }
 }

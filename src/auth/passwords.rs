@@ -7,6 +7,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha384;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::Semaphore;
 
@@ -21,12 +22,19 @@ fn prehash(password: &str) -> String {
     B64.encode(mac.finalize().into_bytes())
 }
 
+/// The hash verified for unknown e-mails: a genuine bcrypt hash at the configured cost, so
+/// verifying it costs what verifying a real one does. Computed once.
+fn dummy_hash(cell: &OnceLock<String>, cost: u32) -> &str {
+    cell.get_or_init(|| bcrypt::hash("latchkey dummy password", cost).unwrap_or_default())
+}
+
 /// Hashes and verifies passwords at the configured cost.
 #[derive(Clone)]
 pub struct PasswordHasher {
     cost: u32,
     permits: Arc<Semaphore>,
     dummy: Arc<OnceLock<String>>,
+    dummy_runs: Arc<AtomicU64>,
 }
 
 impl PasswordHasher {
@@ -36,6 +44,7 @@ impl PasswordHasher {
             cost,
             permits: Arc::new(Semaphore::new(parallel.max(1))),
             dummy: Arc::new(OnceLock::new()),
+            dummy_runs: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -66,21 +75,38 @@ impl PasswordHasher {
         let pre = prehash(password);
         let cost = self.cost;
         let dummy = self.dummy.clone();
+        let runs = self.dummy_runs.clone();
         let known = hash.is_some();
         self.blocking(move || {
             let hash = match hash {
                 Some(h) => h,
-                None => dummy
-                    .get_or_init(|| {
-                        bcrypt::hash("latchkey dummy password", cost).unwrap_or_default()
-                    })
-                    .clone(),
+                None => {
+                    runs.fetch_add(1, Ordering::Relaxed);
+                    dummy_hash(&dummy, cost).to_string()
+                }
             };
             Ok::<bool, String>(bcrypt::verify(pre, &hash).unwrap_or(false))
         })
         .await
         .unwrap_or(false)
             && known
+    }
+
+    /// Computes the dummy hash now, so the first unknown e-mail after a start costs one verify
+    /// like every other sign-in instead of a hash plus a verify.
+    pub async fn warm_up(&self) {
+        let (dummy, cost) = (self.dummy.clone(), self.cost);
+        let _ = self
+            .blocking(move || {
+                dummy_hash(&dummy, cost);
+                Ok(())
+            })
+            .await;
+    }
+
+    /// How many verifications ran against the dummy hash (for unknown accounts).
+    pub fn dummy_verifications(&self) -> u64 {
+        self.dummy_runs.load(Ordering::Relaxed)
     }
 
     async fn blocking<T: Send + 'static>(
@@ -124,5 +150,51 @@ mod tests {
                 .await
         );
         assert!(!h.verify("whatever1", Some(String::new())).await);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_account_costs_a_real_bcrypt_verify_at_the_same_cost() {
+        let h = PasswordHasher::new(5, 1);
+        let real = h.hash(&pw("some password")).await.expect("hash");
+        assert!(!h.verify("some password", None).await);
+        assert_eq!(h.dummy_verifications(), 1);
+        let dummy = h.dummy.get().expect("the dummy hash was computed").clone();
+        let cost_of = |s: &str| {
+            s.parse::<bcrypt::HashParts>()
+                .expect("bcrypt hash")
+                .get_cost()
+        };
+        assert_eq!(
+            cost_of(&dummy),
+            cost_of(&real),
+            "same work factor, so similar time"
+        );
+        assert!(
+            bcrypt::verify("latchkey dummy password", &dummy).expect("valid hash"),
+            "the dummy is a genuine bcrypt hash, so verifying it does the full work"
+        );
+        assert!(!h.verify("latchkey dummy password", None).await);
+        assert_eq!(h.dummy_verifications(), 2);
+        assert!(!h.verify("x", Some(real)).await);
+        assert_eq!(
+            h.dummy_verifications(),
+            2,
+            "known accounts use their own hash"
+        );
+    }
+
+    #[tokio::test]
+    async fn warming_up_computes_the_dummy_hash_before_the_first_unknown_sign_in() {
+        let h = PasswordHasher::new(4, 1);
+        assert!(h.dummy.get().is_none());
+        h.warm_up().await;
+        let dummy = h.dummy.get().expect("computed at start").clone();
+        assert!(dummy.starts_with("$2b$04$"));
+        assert!(!h.verify("anything", None).await);
+        assert_eq!(
+            h.dummy.get(),
+            Some(&dummy),
+            "the same hash, not a second computation"
+        );
     }
 }

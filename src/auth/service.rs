@@ -360,9 +360,17 @@ impl AuthService {
         presented: Option<RefreshToken>,
     ) -> Result<Issued, AuthError> {
         let now = db::now();
+        // Not an address we could hold: still throttled and answered like any miss, under a key
+        // without control characters (PostgreSQL refuses NUL in text; that must not be a 503).
         let email_key = Email::parse(email_raw)
             .map(|e| e.as_str().to_string())
-            .unwrap_or_else(|_| email_raw.trim().to_lowercase().chars().take(254).collect());
+            .unwrap_or_else(|_| {
+                let lower = email_raw.trim().to_lowercase();
+                let printable = lower
+                    .chars()
+                    .map(|c| if c.is_control() { '\u{fffd}' } else { c });
+                printable.take(254).collect()
+            });
         let throttle = self.throttle;
         let (ek, ip) = (email_key.clone(), client.ip.clone());
         let (retry, user) = self
@@ -455,6 +463,10 @@ impl AuthService {
             .db
             .run_write(move |conn| {
                 conn.transaction(|c| {
+                    // A write first: on SQLite a transaction that reads first cannot take the
+                    // write lock once another writer has committed meanwhile (it fails at
+                    // once, not after the busy timeout), which a concurrent refresh made a 503.
+                    sessions::insert(c, &row)?;
                     let mut ended = None;
                     if let Some(old) =
                         presented_hash.and_then(|h| tokens::find(c, &h).ok().flatten())
@@ -468,7 +480,6 @@ impl AuthService {
                             ended = Some(old.session_id);
                         }
                     }
-                    sessions::insert(c, &row)?;
                     tokens::insert(c, &hash, &row.id, now)?;
                     let mut e = event(
                         kind,
@@ -518,16 +529,13 @@ impl AuthService {
             .db
             .run_write(move |conn| {
                 transaction(conn, |c| {
-                    let role = if users::any_admin(c)? {
-                        Role::User
-                    } else {
-                        Role::Admin
-                    };
-                    let row = UserRow {
+                    // Inserted as a user first (a write, for the same reason as in
+                    // `start_session`), then promoted when no admin exists yet.
+                    let mut row = UserRow {
                         id: id.to_string(),
                         email: email.as_str().into(),
                         password_hash: hash,
-                        role: role.as_str().into(),
+                        role: Role::User.as_str().into(),
                         disabled: false,
                         created_at: now,
                         updated_at: now,
@@ -537,6 +545,10 @@ impl AuthService {
                             return Err(TxError::Abort(AuthError::EmailTaken))
                         }
                         other => other?,
+                    }
+                    if !users::any_admin(c)? {
+                        users::set_role(c, &row.id, Role::Admin.as_str(), now)?;
+                        row.role = Role::Admin.as_str().into();
                     }
                     let mut e = event(
                         AuditKind::UserRegistered,

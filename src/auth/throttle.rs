@@ -1,21 +1,27 @@
 //! Sign-in throttling per account and per client address (ASVS 6.3.1).
 //!
-//! After a few free failures each further failure doubles the wait before the next attempt,
-//! capped, so an attacker can slow an account down but never lock its owner out for good; a
-//! successful sign-in clears the account's count. Failures live in the database so every
-//! instance agrees.
+//! Three counts over a sliding window, each with its own free failures after which every further
+//! failure doubles the wait (capped): an account from one address (tight), an address across
+//! accounts (looser: offices share addresses), and an account from anywhere (loosest: the guard
+//! against guessing spread over many addresses). So one attacker slows only itself and never
+//! its victim, who signs in from another address; only many addresses together can make the
+//! owner wait, never more than the cap, and a successful sign-in clears the account's count.
+//! Failures live in the database so every instance agrees.
 
-use crate::db::{login_failures, DbConnection, DbError};
+use crate::db::login_failures::{self, Tally};
+use crate::db::{DbConnection, DbError};
 
 /// Throttling rules.
 #[derive(Clone, Copy, Debug)]
 pub struct Throttle {
     /// Whether throttling is on.
     pub enabled: bool,
-    /// Failures per account before waits begin.
+    /// Failures for one account from one address before waits begin.
     pub free_per_account: i64,
-    /// Failures per address before waits begin (higher: offices share addresses).
+    /// Failures per address, any account, before waits begin.
     pub free_per_ip: i64,
+    /// Failures for one account from all addresses before waits begin.
+    pub free_per_account_total: i64,
     /// The longest wait, seconds.
     pub max_wait: i64,
     /// How far back failures count, seconds.
@@ -28,6 +34,7 @@ impl Default for Throttle {
             enabled: true,
             free_per_account: 5,
             free_per_ip: 20,
+            free_per_account_total: 50,
             max_wait: 300,
             window: 900,
         }
@@ -54,12 +61,14 @@ impl Throttle {
         if !self.enabled {
             return Ok(0);
         }
-        let ((n_email, last_email), (n_ip, last_ip)) =
-            login_failures::recent(conn, email, ip, now - self.window)?;
-        let until_email =
-            last_email.unwrap_or(0) + Self::wait_for(n_email, self.free_per_account, self.max_wait);
-        let until_ip = last_ip.unwrap_or(0) + Self::wait_for(n_ip, self.free_per_ip, self.max_wait);
-        Ok((until_email.max(until_ip) - now).max(0) as u64)
+        let r = login_failures::recent(conn, email, ip, now - self.window)?;
+        let until = |(n, last): Tally, free: i64| {
+            last.unwrap_or(0) + Self::wait_for(n, free, self.max_wait)
+        };
+        let until = until(r.pair, self.free_per_account)
+            .max(until(r.ip, self.free_per_ip))
+            .max(until(r.email, self.free_per_account_total));
+        Ok((until - now).max(0) as u64)
     }
 
     /// Records a failure.

@@ -15,22 +15,42 @@ pub fn record(conn: &mut DbConnection, email: &str, ip: &str, now: i64) -> Resul
 /// How many failures, and the newest one's time.
 pub type Tally = (i64, Option<i64>);
 
-/// Failures for this account and for this address since `since`.
+/// Recent failures, counted three ways.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recent {
+    /// For this account from this address.
+    pub pair: Tally,
+    /// For this address, any account.
+    pub ip: Tally,
+    /// For this account, any address.
+    pub email: Tally,
+}
+
+/// Failures for this account and address, this address, and this account, since `since`.
 pub fn recent(
     conn: &mut DbConnection,
     email: &str,
     ip: &str,
     since: i64,
-) -> Result<(Tally, Tally), DbError> {
-    let by_email = lf::table
-        .filter(lf::email.eq(email).and(lf::at.ge(since)))
-        .select((diesel::dsl::count_star(), diesel::dsl::max(lf::at)))
+) -> Result<Recent, DbError> {
+    let tally = (diesel::dsl::count_star(), diesel::dsl::max(lf::at));
+    let pair = lf::table
+        .filter(lf::email.eq(email).and(lf::ip.eq(ip)).and(lf::at.ge(since)))
+        .select(tally)
         .first::<Tally>(conn)?;
     let by_ip = lf::table
         .filter(lf::ip.eq(ip).and(lf::at.ge(since)))
-        .select((diesel::dsl::count_star(), diesel::dsl::max(lf::at)))
+        .select(tally)
         .first::<Tally>(conn)?;
-    Ok((by_email, by_ip))
+    let by_email = lf::table
+        .filter(lf::email.eq(email).and(lf::at.ge(since)))
+        .select(tally)
+        .first::<Tally>(conn)?;
+    Ok(Recent {
+        pair,
+        ip: by_ip,
+        email: by_email,
+    })
 }
 
 /// Forgets an account's failures after a successful sign-in.

@@ -139,8 +139,12 @@ pub struct Db {
     url: String,
     queries: Arc<AtomicU64>,
     /// SQLite admits one writer at a time and its busy handler sleeps for milliseconds when a
-    /// second one knocks; queueing writers here instead keeps write latency flat.
-    writer: Arc<std::sync::Mutex<()>>,
+    /// second one knocks; queueing writers here instead keeps write latency flat. The queue
+    /// is async and its wait bounded by the pool timeout, so a stuck writer means 503s, not a
+    /// pile of blocked threads.
+    writer: Arc<tokio::sync::Mutex<()>>,
+    /// How long a request waits for a connection (and for its turn to write).
+    timeout: Duration,
     failures: Arc<AtomicU64>,
 }
 
@@ -181,7 +185,8 @@ impl Db {
             backend,
             url,
             queries,
-            writer: Arc::new(std::sync::Mutex::new(())),
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+            timeout,
             failures: Arc::new(AtomicU64::new(0)),
         })
     }
@@ -264,16 +269,20 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
     {
+        let turn = match self.backend {
+            Backend::Sqlite => Some(
+                tokio::time::timeout(self.timeout, self.writer.clone().lock_owned())
+                    .await
+                    .map_err(|_| {
+                        self.failures.fetch_add(1, Ordering::Relaxed);
+                        DbError::Unavailable("timed out waiting for the SQLite writer".into())
+                    })?,
+            ),
+            Backend::Postgres => None,
+        };
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
-            let _turn = match db.backend {
-                Backend::Sqlite => Some(
-                    db.writer
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner()),
-                ),
-                Backend::Postgres => None,
-            };
+            let _turn = turn;
             let mut conn = db.get()?;
             f(&mut conn)
         })

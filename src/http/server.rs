@@ -58,6 +58,9 @@ impl Application {
         }
         let auth = Arc::new(AuthService::new(&config, &secrets, db));
         auth.keys.self_test().map_err(StartError::SelfTest)?;
+        // In the background: at cost 12 it takes ~240 ms, which start-up need not wait for.
+        let hasher = auth.hasher.clone();
+        tokio::spawn(async move { hasher.warm_up().await });
         if let Err(e) = auth.revocations.sync_now(&auth.db).await {
             log::warn!("initial revocation sync failed (will retry): {e}");
         }

@@ -65,7 +65,9 @@ pub fn fresh_database(dir: &TempDir, backend: Store) -> String {
             conn.batch_execute(&format!("CREATE DATABASE {name}"))
                 .expect("create database");
             let (head, _) = admin.rsplit_once('/').expect("url has a database");
-            format!("{head}/{name}")
+            // No TLS in tests: OpenSSL's exit-time cleanup racing a pool thread that is still
+            // talking TLS crashed the test process after all tests had passed.
+            format!("{head}/{name}?sslmode=disable")
         }
     }
 }
@@ -332,9 +334,11 @@ impl Drop for TestApp {
         let h = self.handle.clone();
         drop(h.stop(false));
         if self.owns_database {
-            if let (Some(admin), Some((_, name))) =
-                (postgres_url(), self.database_url.rsplit_once('/'))
-            {
+            let name = self
+                .database_url
+                .rsplit_once('/')
+                .map(|(_, n)| n.split('?').next().unwrap_or(n));
+            if let (Some(admin), Some(name)) = (postgres_url(), name) {
                 if let Ok(mut c) = <diesel::PgConnection as diesel::Connection>::establish(&admin) {
                     let _ =
                         c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
