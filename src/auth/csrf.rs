@@ -12,7 +12,12 @@ use subtle::ConstantTimeEq;
 #[derive(Clone)]
 pub struct CsrfKey {
     keys: Vec<Hmac<Sha256>>,
+    /// Session tokens already computed: every signed-in page shows one in its sign-out form.
+    memo: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, String>>>,
 }
+
+/// How many session tokens to remember before starting over.
+const MEMO_CAPACITY: usize = 8192;
 
 impl CsrfKey {
     /// From the current and previous signing secrets (previous ones keep open forms working
@@ -25,7 +30,10 @@ impl CsrfKey {
                     .expect("HMAC takes any key length")
             })
             .collect();
-        Self { keys }
+        Self {
+            keys,
+            memo: Default::default(),
+        }
     }
 
     fn mac(key: &Hmac<Sha256>, kind: &str, binding: &str) -> String {
@@ -38,7 +46,22 @@ impl CsrfKey {
 
     /// The token for forms of a signed-in session.
     pub fn for_session(&self, session_id: &str) -> String {
-        Self::mac(&self.keys[0], "session", session_id)
+        if let Some(t) = self
+            .memo
+            .read()
+            .ok()
+            .and_then(|m| m.get(session_id).cloned())
+        {
+            return t;
+        }
+        let token = Self::mac(&self.keys[0], "session", session_id);
+        if let Ok(mut m) = self.memo.write() {
+            if m.len() >= MEMO_CAPACITY {
+                m.clear();
+            }
+            m.insert(session_id.to_string(), token.clone());
+        }
+        token
     }
 
     /// The token for signed-out forms, bound to the `csrf` cookie's secret.
