@@ -1,7 +1,11 @@
 //! The domain core: access tokens, refresh-token families, passwords, CSRF and revocation.
 //! Nothing here knows about actix; the HTTP layer calls [`AuthService`] and maps [`AuthError`].
 
+mod activity;
+mod admin;
+mod admin_actions;
 mod csrf;
+mod devices;
 mod error;
 mod passwords;
 mod refresh;
@@ -10,7 +14,13 @@ mod service;
 mod throttle;
 mod tokens;
 
+pub use activity::ActivityBuffer;
+pub use admin::{
+    ActivityChart, ActivityPoint, AdminSession, AuditEntry, AuditFilter, Dashboard, Page,
+    SessionFilter, UserDetail, UserSummary,
+};
 pub use csrf::CsrfKey;
+pub use devices::{describe_device, DeviceSession, RevokedOwn};
 pub use error::AuthError;
 pub use passwords::PasswordHasher;
 pub use refresh::RefreshToken;

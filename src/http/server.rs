@@ -144,13 +144,18 @@ fn static_dir() -> String {
 fn spawn_revocation_sync(auth: Weak<AuthService>, bound: Duration) {
     let every = (bound / 2).max(Duration::from_millis(200));
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
+        // `build` has just synced, so the first tick is one interval away.
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             let Some(auth) = auth.upgrade() else { break };
             if let Err(e) = auth.revocations.sync_now(&auth.db).await {
                 log::warn!("revocation sync failed: {e}");
+            }
+            // Riding on the same tick keeps activity counting off the request path.
+            if let Err(e) = auth.flush_activity().await {
+                log::warn!("activity counts not written yet: {e}");
             }
         }
     });

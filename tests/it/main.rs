@@ -7,5 +7,8 @@
 mod common;
 
 mod accounts;
+mod admin;
 mod api;
+mod devices;
 mod guard;
+mod revocation;

@@ -1,0 +1,19 @@
+-- Hourly activity counters for the admin chart. Refreshes are far too frequent for the audit
+-- log, so sign-ins, refreshes and reuse detections are counted here, per kind and hour.
+CREATE TABLE activity (
+    kind TEXT NOT NULL,
+    bucket BIGINT NOT NULL,
+    n BIGINT NOT NULL,
+    PRIMARY KEY (kind, bucket)
+);
+CREATE INDEX activity_bucket ON activity (bucket);
+
+-- Live sessions, newest activity first: the admin list walks this index in order and the
+-- dashboard counts from it without touching the table (expires_at is carried along).
+DROP INDEX sessions_active;
+CREATE INDEX sessions_live ON sessions (last_used_at, id, expires_at) WHERE revoked_at IS NULL;
+-- One user's live sessions (devices page, admin user page, filtered admin list).
+CREATE INDEX sessions_user_live ON sessions (user_id, last_used_at, id, expires_at) WHERE revoked_at IS NULL;
+
+-- The audit log filtered by user and kind at once.
+CREATE INDEX audit_user_kind ON audit_events (user_id, kind, id);
