@@ -10,6 +10,7 @@ use crate::db::sessions::SessionRow;
 use crate::db::{self, users};
 use crate::domain::{Email, Role, SessionId, UserId};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Rows per list page.
 pub const PAGE_SIZE: i64 = 50;
@@ -165,6 +166,8 @@ pub struct Dashboard {
     pub users: i64,
     /// Live sessions.
     pub active_sessions: i64,
+    /// When that was counted, if it is a remembered count rather than one made just now.
+    pub active_sessions_counted_at: Option<i64>,
     /// Sign-ins in the last 24 hours.
     pub sign_ins_24h: i64,
     /// Sign-ins in the last 7 days.
@@ -287,8 +290,9 @@ impl AuthService {
     }
 
     /// The dashboard: counts, latest security events, and the activity chart.
-    pub async fn dashboard(&self, hourly: bool) -> Result<Dashboard, AuthError> {
-        let (now, idle, buffer) = (db::now(), self.settings.idle_ttl, self.activity.clone());
+    pub async fn dashboard(self: &Arc<Self>, hourly: bool) -> Result<Dashboard, AuthError> {
+        let live = self.active_sessions().await?;
+        let (now, buffer) = (db::now(), self.activity.clone());
         Ok(self
             .db
             .run(move |c| {
@@ -299,7 +303,8 @@ impl AuthService {
                 let recent = q::latest_of_kinds(c, &SECURITY_KINDS, 10)?;
                 Ok(Dashboard {
                     users: users::count(c)?,
-                    active_sessions: q::count_live_sessions(c, now, idle)?,
+                    active_sessions: live.value,
+                    active_sessions_counted_at: live.slow.then_some(live.at),
                     sign_ins_24h: sum(&rows, ActivityKind::SignIn, now - DAY),
                     sign_ins_7d: sum(&rows, ActivityKind::SignIn, now - 7 * DAY),
                     reuses_24h: sum(&rows, ActivityKind::Reuse, now - DAY),

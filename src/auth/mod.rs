@@ -7,6 +7,7 @@ mod admin_actions;
 mod csrf;
 mod devices;
 mod error;
+mod live_count;
 mod passwords;
 mod refresh;
 mod revocation;
@@ -22,6 +23,7 @@ pub use admin::{
 pub use csrf::CsrfKey;
 pub use devices::{describe_device, DeviceSession, RevokedOwn};
 pub use error::AuthError;
+pub use live_count::{Counted, LiveCount};
 pub use passwords::PasswordHasher;
 pub use refresh::RefreshToken;
 pub use revocation::RevocationCache;

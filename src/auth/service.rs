@@ -167,6 +167,8 @@ pub struct AuthService {
     pub metrics: Arc<Metrics>,
     /// Sign-in, refresh and reuse counts for the admin chart, written by the background sync.
     pub activity: Arc<ActivityBuffer>,
+    /// The last count of live sessions (the dashboard's most expensive figure).
+    pub live_count: super::LiveCount,
     successor_keys: Vec<[u8; 32]>,
 }
 
@@ -206,6 +208,7 @@ impl AuthService {
             settings,
             metrics: Arc::new(Metrics::default()),
             activity: Arc::new(ActivityBuffer::default()),
+            live_count: super::LiveCount::default(),
             successor_keys,
         }
     }

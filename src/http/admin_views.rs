@@ -240,6 +240,8 @@ pub struct Stats {
     pub users: String,
     /// Live sessions.
     pub active_sessions: String,
+    /// "counted 2 minutes ago" when the figure is a remembered count.
+    pub active_sessions_note: Option<String>,
     /// Sign-ins, 24 h.
     pub sign_ins_24h: String,
     /// Sign-ins, 7 days.

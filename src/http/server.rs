@@ -61,6 +61,11 @@ impl Application {
             log::warn!("initial revocation sync failed (will retry): {e}");
         }
         spawn_revocation_sync(Arc::downgrade(&auth), config.revocation_sync);
+        // Learn before serving whether counting live sessions is slow here, so a large
+        // database never makes the first dashboard view wait (see auth::live_count).
+        if let Err(e) = auth.count_live_sessions_now().await {
+            log::warn!("counting live sessions failed (will retry on demand): {e}");
+        }
         if config.bcrypt_cost < 10 {
             log::warn!(
                 "LATCHKEY_BCRYPT_COST={} is below 10: fine for tests, too weak for production",

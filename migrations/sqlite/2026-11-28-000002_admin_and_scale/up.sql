@@ -8,6 +8,11 @@ CREATE TABLE activity (
 );
 CREATE INDEX activity_bucket ON activity (bucket);
 
+-- The revocation sync reads only ended sessions; as a full index on revoked_at it also lured
+-- SQLite into using it for `revoked_at IS NULL` (nearly every row) instead of the indexes below.
+DROP INDEX sessions_revoked;
+CREATE INDEX sessions_revoked ON sessions (revoked_at) WHERE revoked_at IS NOT NULL;
+
 -- Live sessions, newest activity first: the admin list walks this index in order and the
 -- dashboard counts from it without touching the table (expires_at is carried along).
 DROP INDEX sessions_active;

@@ -5,7 +5,7 @@ use crate::db::audit::AuditKind;
 use crate::domain::UserId;
 use crate::http::admin_views::{
     grouped, kind_label, AuditPage, AuditRowView, Banner, DashboardPage, SessionRowView,
-    SessionsPage, Stats, UserPage, UserRowView, UsersPage,
+    SessionsPage, Stats, UserPage, UserRowView, UsersPage, When,
 };
 use crate::http::chart::ChartView;
 use crate::http::error::AppError;
@@ -55,6 +55,9 @@ pub async fn dashboard(
         stats: Stats {
             users: grouped(d.users),
             active_sessions: grouped(d.active_sessions),
+            active_sessions_note: d
+                .active_sessions_counted_at
+                .map(|at| format!("counted {}", When::at(at, now).ago)),
             sign_ins_24h: grouped(d.sign_ins_24h),
             sign_ins_7d: grouped(d.sign_ins_7d),
             reuses_24h: grouped(d.reuses_24h),
