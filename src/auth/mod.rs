@@ -5,6 +5,7 @@ mod activity;
 mod admin;
 mod admin_actions;
 mod csrf;
+mod dashboard;
 mod devices;
 mod error;
 mod live_count;
@@ -17,10 +18,10 @@ mod tokens;
 
 pub use activity::ActivityBuffer;
 pub use admin::{
-    ActivityChart, ActivityPoint, AdminSession, AuditEntry, AuditFilter, Dashboard, Page,
-    SessionFilter, UserDetail, UserSummary,
+    AdminSession, AuditEntry, AuditFilter, Page, SessionFilter, UserDetail, UserSummary,
 };
 pub use csrf::CsrfKey;
+pub use dashboard::{ActivityChart, ActivityPoint, Dashboard};
 pub use devices::{describe_device, DeviceSession, RevokedOwn};
 pub use error::AuthError;
 pub use live_count::{Counted, LiveCount};
