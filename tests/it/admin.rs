@@ -118,6 +118,17 @@ on_both! {
         assert!(page.contains("Sign-in failed"), "latest security events");
         assert!(page.contains("bob@example.com"));
 
+        // A reuse detection is counted too.
+        let thief = bob.clone_cookies();
+        app.age_access(&bob, "bob@example.com", 3600);
+        assert_eq!(bob.get("/account").await.status(), StatusCode::OK);
+        app.exec("UPDATE refresh_tokens SET used_at = used_at - 60 WHERE used_at IS NOT NULL");
+        app.age_access(&thief, "bob@example.com", 3600);
+        assert_eq!(location(&thief.get("/account").await), "/login?reason=reused&next=/account");
+        let page = admin.get("/admin").await.text().await.unwrap();
+        assert!(page.contains(": 1 reuse detections"), "{page}");
+        assert!(page.contains("stat-alert"), "reuse in the last 24 hours is highlighted");
+
         let hourly = admin.get("/admin?chart=hours").await.text().await.unwrap();
         assert!(hourly.contains("per hour, last 48 hours"));
         assert!(hourly.contains(": 3 sign-ins"));
@@ -399,5 +410,32 @@ on_both! {
         }
         assert_eq!(bob.get("/account").await.status(), StatusCode::OK);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM users WHERE disabled = TRUE"), 0);
+    }
+}
+
+on_both! {
+    async fn a_slow_live_session_count_is_remembered_and_recounted_in_the_background(store) {
+        let (app, admin) = with_admin(store).await;
+        // As if counting had been slow a couple of minutes ago.
+        app.app_state.auth.live_count.remember(latchkey::auth::Counted {
+            value: 12_345,
+            at: latchkey::db::now() - 120,
+            slow: true,
+        });
+        let page = admin.get("/admin").await.text().await.unwrap();
+        assert!(page.contains(">12,345</p>"), "the remembered count is shown");
+        assert!(page.contains("counted 2 minutes ago"));
+        // That view started a recount; it is fast here, so views count exactly again.
+        let mut exact = false;
+        for _ in 0..50 {
+            let page = admin.get("/admin").await.text().await.unwrap();
+            if page.contains("Active sessions</p><p class=\"stat-value\">1</p>") {
+                exact = true;
+                assert!(!page.contains("counted "));
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(exact, "the background recount replaced the remembered count");
     }
 }
