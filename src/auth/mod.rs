@@ -1,8 +1,14 @@
 //! The domain core: access tokens, refresh-token families, passwords, CSRF and revocation.
 //! Nothing here knows about actix; the HTTP layer calls [`AuthService`] and maps [`AuthError`].
 
+mod activity;
+mod admin;
+mod admin_actions;
 mod csrf;
+mod dashboard;
+mod devices;
 mod error;
+mod live_count;
 mod passwords;
 mod refresh;
 mod revocation;
@@ -11,8 +17,15 @@ mod throttle;
 mod tokens;
 mod verified;
 
+pub use activity::ActivityBuffer;
+pub use admin::{
+    AdminSession, AuditEntry, AuditFilter, Page, SessionFilter, UserDetail, UserSummary,
+};
 pub use csrf::CsrfKey;
+pub use dashboard::{ActivityChart, ActivityPoint, Dashboard};
+pub use devices::{describe_device, DeviceSession, RevokedOwn};
 pub use error::AuthError;
+pub use live_count::{Counted, LiveCount};
 pub use passwords::PasswordHasher;
 pub use refresh::RefreshToken;
 pub use revocation::RevocationCache;

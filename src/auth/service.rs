@@ -1,11 +1,13 @@
 //! The session lifecycle: register, sign in, refresh (rotation, grace, reuse detection), sign
 //! out, password change and revocation. Each state change is one transaction.
 
+use super::activity::ActivityBuffer;
 use super::{
     AccessError, AuthError, CsrfKey, PasswordHasher, RefreshToken, RevocationCache, Throttle,
     TokenKeys,
 };
 use crate::config::{Config, SigningSecrets};
+use crate::db::activity::ActivityKind;
 use crate::db::audit::{self, AuditKind, NewEvent};
 use crate::db::sessions::{self, SessionRow};
 use crate::db::users::{self, UserRow};
@@ -135,7 +137,7 @@ fn transaction<T>(
     }
 }
 
-fn event<'a>(
+pub(super) fn event<'a>(
     kind: AuditKind,
     user: Option<&'a str>,
     session: Option<&'a str>,
@@ -171,6 +173,10 @@ pub struct AuthService {
     pub settings: Settings,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// Sign-in, refresh and reuse counts for the admin chart, written by the background sync.
+    pub activity: Arc<ActivityBuffer>,
+    /// The last count of live sessions (the dashboard's most expensive figure).
+    pub live_count: super::LiveCount,
     successor_keys: Vec<[u8; 32]>,
     verified: super::verified::VerifiedTokens,
 }
@@ -210,6 +216,8 @@ impl AuthService {
             },
             settings,
             metrics: Arc::new(Metrics::default()),
+            activity: Arc::new(ActivityBuffer::default()),
+            live_count: super::LiveCount::default(),
             successor_keys,
             verified: super::verified::VerifiedTokens::new(8192),
         }
@@ -311,6 +319,7 @@ impl AuthService {
         match outcome {
             Ok(Rotation::Rotated(user, session)) => {
                 Metrics::inc(&m.refresh_rotated);
+                self.activity.record(ActivityKind::Refresh, now);
                 log::info!("session {} refreshed (rotated) from {ip}", session.id);
                 Ok(self.issue(&user, &session, candidates[0].clone(), now))
             }
@@ -329,6 +338,7 @@ impl AuthService {
             Ok(Rotation::Reused(session_id)) => {
                 Metrics::inc(&m.refresh_reused);
                 Metrics::inc(&m.revocations);
+                self.activity.record(ActivityKind::Reuse, now);
                 self.revocations.insert([session_id.as_str()], now);
                 log::warn!("refresh token reuse detected on session {session_id} from {ip}; family revoked");
                 Err(AuthError::RefreshReused)
@@ -500,6 +510,7 @@ impl AuthService {
         if let Some(old) = ended {
             self.revocations.insert([old.as_str()], now);
         }
+        self.activity.record(ActivityKind::SignIn, now);
         Ok(self.issue(&user, &session, refresh, now))
     }
 

@@ -4,6 +4,8 @@
 //! Every call goes through [`Db::run`], which takes a pooled connection on the blocking pool so
 //! neither Diesel nor the pool wait ever stalls an async worker.
 
+pub mod activity;
+pub mod admin;
 pub mod audit;
 pub mod login_failures;
 pub mod schema;

@@ -64,6 +64,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    activity (kind, bucket) {
+        kind -> Text,
+        bucket -> BigInt,
+        n -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -71,5 +79,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     refresh_tokens,
     audit_events,
-    login_failures
+    login_failures,
+    activity
 );

@@ -135,14 +135,3 @@ pub fn live_for_user(
         .select(SessionRow::as_select())
         .load(conn)?)
 }
-
-/// How many sessions are live across all users: the metrics gauge, refreshed in the background
-/// (the `sessions_active` partial index keeps it to an index range scan).
-pub fn count_live(conn: &mut DbConnection, now: i64, idle_secs: i64) -> Result<i64, DbError> {
-    Ok(s::table
-        .filter(s::revoked_at.is_null())
-        .filter(s::last_used_at.gt(now - idle_secs))
-        .filter(s::expires_at.gt(now))
-        .count()
-        .get_result(conn)?)
-}

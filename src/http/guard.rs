@@ -146,7 +146,8 @@ impl FromRequest for CurrentUser {
     }
 }
 
-/// A handler parameter that requires a signed-in admin (403 for anyone else signed in).
+/// A handler parameter that requires a signed-in admin (403 for anyone else signed in), checked
+/// against the token and then the database, so a demoted or disabled admin is refused at once.
 pub struct Admin(pub SessionUser);
 
 impl FromRequest for Admin {
@@ -160,6 +161,8 @@ impl FromRequest for Admin {
             if user.role != Role::Admin {
                 return Err(AuthError::Forbidden.into());
             }
+            // The token's role may be up to one access lifetime old: ask the database too.
+            state(&req)?.auth.ensure_admin(&user).await?;
             Ok(Admin(user))
         })
     }

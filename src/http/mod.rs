@@ -1,6 +1,8 @@
 //! The HTTP layer: the route table, the session guard and frame middleware, thin handlers,
 //! and the single mapping from domain errors to responses.
 
+pub mod admin_views;
+pub mod chart;
 pub mod client;
 pub mod cookies;
 pub mod error;

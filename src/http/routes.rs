@@ -2,7 +2,7 @@
 //!
 //! `MaybeUser` anyone · `CurrentUser` signed in · `Admin` admins · `AnonForm` signed-out form.
 
-use super::handlers::{account, api, auth_pages, pages};
+use super::handlers::{account, admin, admin_actions, api, auth_pages, devices, pages};
 use actix_web::web;
 
 /// Registers every route.
@@ -23,6 +23,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/account/password",
             web::post().to(account::change_password),
         ) // SessionForm
+        .route("/account/sessions", web::get().to(devices::list)) // CurrentUser
+        .route(
+            "/account/sessions/revoke-others",
+            web::post().to(devices::revoke_others),
+        ) // SessionForm
+        .route(
+            "/account/sessions/{id}/revoke",
+            web::post().to(devices::revoke),
+        ) // SessionForm
+        // admins (the Admin extractor re-checks the role in the database)
+        .route("/admin", web::get().to(admin::dashboard)) // Admin
+        .route("/admin/users", web::get().to(admin::users)) // Admin
+        .route("/admin/users/{id}", web::get().to(admin::user)) // Admin
+        .route("/admin/sessions", web::get().to(admin::sessions)) // Admin
+        .route("/admin/audit", web::get().to(admin::audit)) // Admin
+        .route(
+            "/admin/sessions/{id}/revoke",
+            web::post().to(admin_actions::revoke_session),
+        ) // Admin + SessionForm
+        .route(
+            "/admin/users/{id}/revoke-all",
+            web::post().to(admin_actions::revoke_all),
+        ) // Admin + SessionForm
+        .route(
+            "/admin/users/{id}/disable",
+            web::post().to(admin_actions::disable),
+        ) // Admin + SessionForm
+        .route(
+            "/admin/users/{id}/enable",
+            web::post().to(admin_actions::enable),
+        ) // Admin + SessionForm
         // JSON API
         .route("/api/auth/token", web::post().to(api::token))
         .route("/api/auth/refresh", web::post().to(api::refresh))

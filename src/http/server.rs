@@ -65,9 +65,15 @@ impl Application {
             log::warn!("initial revocation sync failed (will retry): {e}");
         }
         spawn_revocation_sync(Arc::downgrade(&auth), config.revocation_sync);
-        if config.metrics != MetricsMode::Off {
-            spawn_session_count(Arc::downgrade(&auth), config.metrics_refresh);
+        // Learn before serving whether counting live sessions is slow here, so a large
+        // database never makes the first dashboard view wait (see auth::live_count).
+        match auth.count_live_sessions_now().await {
+            Ok(counted) => auth
+                .metrics
+                .set_active_sessions(counted.value.max(0) as u64),
+            Err(e) => log::warn!("counting live sessions failed (will retry): {e}"),
         }
+        spawn_session_count(Arc::downgrade(&auth), config.metrics_refresh);
         if config.bcrypt_cost < 10 {
             log::warn!(
                 "LATCHKEY_BCRYPT_COST={} is below 10: fine for tests, too weak for production",
@@ -192,13 +198,18 @@ fn static_dir() -> String {
 fn spawn_revocation_sync(auth: Weak<AuthService>, bound: Duration) {
     let every = (bound / 2).max(Duration::from_millis(200));
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
+        // `build` has just synced, so the first tick is one interval away.
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             let Some(auth) = auth.upgrade() else { break };
             if let Err(e) = auth.revocations.sync_now(&auth.db).await {
                 log::warn!("revocation sync failed: {e}");
+            }
+            // Riding on the same tick keeps activity counting off the request path.
+            if let Err(e) = auth.flush_activity().await {
+                log::warn!("activity counts not written yet: {e}");
             }
         }
     });
@@ -208,18 +219,16 @@ fn spawn_revocation_sync(auth: Weak<AuthService>, bound: Duration) {
 fn spawn_session_count(auth: Weak<AuthService>, every: Duration) {
     let every = every.max(Duration::from_secs(1));
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
+        // Start-up has just counted.
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             let Some(auth) = auth.upgrade() else { break };
-            let idle = auth.settings.idle_ttl;
-            let counted = auth
-                .db
-                .run(move |c| crate::db::sessions::count_live(c, crate::db::now(), idle))
-                .await;
-            match counted {
-                Ok(n) => auth.metrics.set_active_sessions(n.max(0) as u64),
+            match auth.count_live_sessions_now().await {
+                Ok(counted) => auth
+                    .metrics
+                    .set_active_sessions(counted.value.max(0) as u64),
                 Err(e) => log::debug!("active-session count skipped: {e}"),
             }
         }

@@ -7,12 +7,14 @@
 mod common;
 
 mod accounts;
+mod admin;
 mod api;
 mod binary;
 mod browser;
 mod busy;
 mod cli;
 mod corpus;
+mod devices;
 mod faults;
 mod forge;
 mod guard;
@@ -23,6 +25,7 @@ mod outage;
 mod process;
 mod props;
 mod proxy;
+mod revocation;
 mod rotation;
 mod secrets;
 mod startup;

@@ -211,11 +211,16 @@ pub async fn logout(
 ) -> Result<HttpResponse, AppError> {
     let client = client_info(&req, &st.trusted_proxies);
     st.auth.logout(&f.user, &client).await?;
-    push_cookies(&req, st.cookies.clear_session());
+    Ok(signed_out(&req, &st))
+}
+
+/// The answer once this browser's session has ended: cookies cleared, on to the sign-in page.
+pub fn signed_out(req: &HttpRequest, st: &AppState) -> HttpResponse {
+    push_cookies(req, st.cookies.clear_session());
     let mut res = see_other("/login?reason=signed_out");
     res.headers_mut().insert(
         header::HeaderName::from_static("clear-site-data"),
         HeaderValue::from_static("\"cookies\""),
     );
-    Ok(res)
+    res
 }

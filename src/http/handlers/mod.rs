@@ -1,8 +1,11 @@
 //! Request handlers, one file per area; each is thin and calls the domain service.
 
 pub mod account;
+pub mod admin;
+pub mod admin_actions;
 pub mod api;
 pub mod auth_pages;
+pub mod devices;
 pub mod pages;
 
 use super::state::AppState;

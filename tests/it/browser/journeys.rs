@@ -148,7 +148,7 @@ async fn a_session_ended_from_another_browser_sends_the_next_click_to_sign_in_an
     user.register("lin@example.com", PASSWORD).await;
 
     // The same person, on another computer, changes the password: every other session ends.
-    // (The admin's "end session" button does the same: see the ignored test below.)
+    // (An admin's "end all sessions" button does the same: see the next test.)
     let other = kit.browser().await;
     other.open("/login").await;
     other.sign_in("lin@example.com", PASSWORD).await;
@@ -161,8 +161,6 @@ async fn a_session_ended_from_another_browser_sends_the_next_click_to_sign_in_an
     other.wait_for_path("/account").await;
     other.close().await;
 
-    // TODO(after the sessions/admin merge): click "Devices" and expect to come back to
-    // /account/sessions, which proves `next` better than the default landing page does.
     user.click_link("Account").await;
     let at = user.wait_for_path("/login").await;
     assert!(at.contains("reason=revoked"), "told why: {at}");
@@ -179,7 +177,6 @@ async fn a_session_ended_from_another_browser_sends_the_next_click_to_sign_in_an
 }
 
 #[tokio::test]
-#[ignore = "TODO(lead): enable once the admin pages (issue 'Sessions and admin') are merged"]
 async fn an_admin_ending_a_session_sends_the_user_to_sign_in_and_back_to_their_page() {
     let Some(kit) = Kit::start("ended_by_admin", |_| {}).await else {
         return;
