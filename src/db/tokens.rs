@@ -1,6 +1,9 @@
 //! Queries on `refresh_tokens`: every token ever issued, by SHA-256 only.
 
 use super::schema::refresh_tokens as rt;
+use super::schema::{sessions, users};
+use super::sessions::SessionRow;
+use super::users::UserRow;
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
 
@@ -60,6 +63,24 @@ pub fn mark_used(
         ))
         .execute(conn)?;
     Ok(n == 1)
+}
+
+/// Looks a token up with its session and that session's user, in one statement: the
+/// rotation transaction needs all three and runs on every refresh.
+pub fn find_with_owner(
+    conn: &mut DbConnection,
+    hash: &str,
+) -> Result<Option<(TokenRow, SessionRow, UserRow)>, DbError> {
+    Ok(rt::table
+        .inner_join(sessions::table.inner_join(users::table))
+        .filter(rt::token_hash.eq(hash))
+        .select((
+            TokenRow::as_select(),
+            SessionRow::as_select(),
+            UserRow::as_select(),
+        ))
+        .first(conn)
+        .optional()?)
 }
 
 /// Looks a token up by hash.
