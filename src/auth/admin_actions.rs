@@ -29,7 +29,7 @@ impl AuthService {
         let (actor, sid, client) = (admin.user_id.to_string(), id.to_string(), client.clone());
         let outcome = self
             .db
-            .run(move |conn| {
+            .run_write(move |conn| {
                 conn.transaction(|c| {
                     let Some(s) = sessions::find(c, &sid)? else {
                         return Ok::<_, DbError>(None);
@@ -69,7 +69,7 @@ impl AuthService {
         let (actor, uid, client) = (admin.user_id.to_string(), user.to_string(), client.clone());
         let ended = self
             .db
-            .run(move |conn| {
+            .run_write(move |conn| {
                 conn.transaction(|c| {
                     if users::find(c, &uid)?.is_none() {
                         return Ok::<_, DbError>(None);
@@ -118,7 +118,7 @@ impl AuthService {
         let (actor, uid, client) = (admin.user_id.to_string(), user.to_string(), client.clone());
         let ended = self
             .db
-            .run(move |conn| {
+            .run_write(move |conn| {
                 conn.transaction(|c| {
                     if users::find(c, &uid)?.is_none() {
                         return Ok::<_, DbError>(None);

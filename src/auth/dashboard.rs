@@ -108,7 +108,7 @@ impl AuthService {
     /// Writes the in-memory activity counts to the database now.
     pub async fn flush_activity(&self) -> Result<(), AuthError> {
         let buffer = self.activity.clone();
-        Ok(self.db.run(move |c| buffer.flush(c)).await?)
+        Ok(self.db.run_write(move |c| buffer.flush(c)).await?)
     }
 
     /// The dashboard: counts, latest security events, and the activity chart.
@@ -117,7 +117,7 @@ impl AuthService {
         let (now, buffer) = (db::now(), self.activity.clone());
         Ok(self
             .db
-            .run(move |c| {
+            .run_write(move |c| {
                 if let Err(e) = buffer.flush(c) {
                     log::warn!("activity counts not written yet: {e}");
                 }

@@ -98,7 +98,7 @@ impl AuthService {
         let sid2 = sid.clone();
         let ended = self
             .db
-            .run(move |conn| {
+            .run_write(move |conn| {
                 conn.transaction(|c| {
                     let owned = sessions::find(c, &sid2)?.is_some_and(|s| s.user_id == uid);
                     if !owned || !sessions::revoke(c, &sid2, reason.as_str(), now)? {
@@ -144,7 +144,7 @@ impl AuthService {
         );
         let ended = self
             .db
-            .run(move |conn| {
+            .run_write(move |conn| {
                 conn.transaction(|c| {
                     let ended = sessions::revoke_all_for_user(
                         c,

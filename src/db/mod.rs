@@ -250,7 +250,8 @@ impl Db {
         })
     }
 
-    /// Runs `f` with a pooled connection on the blocking pool.
+    /// Runs `f` with a pooled connection on the blocking pool: for reads (writes go through
+    /// [`Self::run_write`], so SQLite writers never collide inside one process).
     pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
