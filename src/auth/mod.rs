@@ -1,6 +1,7 @@
 //! The domain core: access tokens, refresh-token families, passwords, CSRF and revocation.
 //! Nothing here knows about actix; the HTTP layer calls [`AuthService`] and maps [`AuthError`].
 
+mod account;
 mod activity;
 mod admin;
 mod admin_actions;
@@ -12,7 +13,9 @@ mod live_count;
 mod passwords;
 mod refresh;
 mod revocation;
+mod rotation;
 mod service;
+mod signin;
 mod throttle;
 mod tokens;
 mod verified;

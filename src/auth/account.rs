@@ -1,0 +1,139 @@
+//! A signed-in user's own changes (sign out, password) and the CLI's admin creation.
+
+use super::service::{event, RevokeReason, SessionUser};
+use super::signin::new_user;
+use super::{AuthError, AuthService};
+use crate::db::audit::{self, AuditKind};
+use crate::db::sessions;
+use crate::db::users::{self, UserRow};
+use crate::db::{self, DbError};
+use crate::domain::{ClientInfo, Email, NewPassword, Role, UserId};
+use crate::telemetry::Metrics;
+use diesel::Connection;
+use serde_json::json;
+
+impl AuthService {
+    /// Signs out: ends this session server-side.
+    pub async fn logout(&self, user: &SessionUser, client: &ClientInfo) -> Result<(), AuthError> {
+        let now = db::now();
+        let (uid, sid, client) = (
+            user.user_id.to_string(),
+            user.session_id.to_string(),
+            client.clone(),
+        );
+        let sid2 = sid.clone();
+        self.db
+            .run_write(move |conn| {
+                conn.transaction(|c| {
+                    sessions::revoke(c, &sid2, RevokeReason::SignedOut.as_str(), now)?;
+                    audit::record(
+                        c,
+                        &event(
+                            AuditKind::Logout,
+                            Some(&uid),
+                            Some(&sid2),
+                            Some(&uid),
+                            &client,
+                        ),
+                        now,
+                    )
+                })
+            })
+            .await?;
+        Metrics::inc(&self.metrics.revocations);
+        self.revocations.insert([sid.as_str()], now);
+        log::info!("signed out: session {sid}");
+        Ok(())
+    }
+
+    /// Changes the password after checking the current one, and ends every other session.
+    pub async fn change_password(
+        &self,
+        user: &SessionUser,
+        current: &str,
+        new: String,
+        client: &ClientInfo,
+    ) -> Result<usize, AuthError> {
+        let new = NewPassword::parse(new).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let uid = user.user_id.to_string();
+        let u2 = uid.clone();
+        let row = self
+            .db
+            .run(move |c| users::find(c, &u2))
+            .await?
+            .ok_or(AuthError::SessionRevoked)?;
+        if !self.hasher.verify(current, Some(row.password_hash)).await {
+            return Err(AuthError::WrongPassword);
+        }
+        let hash = self.hasher.hash(&new).await.map_err(AuthError::Invalid)?;
+        let now = db::now();
+        let (sid, client) = (user.session_id.to_string(), client.clone());
+        let ended = self
+            .db
+            .run_write(move |conn| {
+                conn.transaction(|c| {
+                    users::set_password(c, &uid, &hash, now)?;
+                    let ended = sessions::revoke_all_for_user(
+                        c,
+                        &uid,
+                        Some(&sid),
+                        RevokeReason::PasswordChanged.as_str(),
+                        now,
+                    )?;
+                    let mut e = event(
+                        AuditKind::PasswordChanged,
+                        Some(&uid),
+                        Some(&sid),
+                        Some(&uid),
+                        &client,
+                    );
+                    e.detail = json!({ "sessions_ended": ended.len() });
+                    audit::record(c, &e, now)?;
+                    Ok::<_, DbError>(ended)
+                })
+            })
+            .await?;
+        Metrics::add(&self.metrics.revocations, ended.len() as u64);
+        self.revocations
+            .insert(ended.iter().map(String::as_str), now);
+        log::info!("password changed; {} other session(s) ended", ended.len());
+        Ok(ended.len())
+    }
+
+    /// Creates or promotes an admin (CLI; runs on the calling thread).
+    pub fn create_admin_blocking(
+        &self,
+        email: &Email,
+        password: &NewPassword,
+    ) -> Result<bool, AuthError> {
+        let hash = self
+            .hasher
+            .hash_blocking(password)
+            .map_err(AuthError::Invalid)?;
+        let now = db::now();
+        let mut conn = self.db.get()?;
+        let created = conn.transaction(|c| {
+            if let Some(u) = users::find_by_email(c, email.as_str())? {
+                users::set_role(c, &u.id, Role::Admin.as_str(), now)?;
+                users::set_password(c, &u.id, &hash, now)?;
+                return Ok::<_, DbError>(false);
+            }
+            let row = UserRow {
+                id: UserId::generate().to_string(),
+                email: email.as_str().into(),
+                password_hash: hash,
+                role: Role::Admin.as_str().into(),
+                disabled: false,
+                created_at: now,
+                updated_at: now,
+            };
+            users::insert(c, &new_user(&row))?;
+            let cli = ClientInfo::new("cli", "latchkey create-admin");
+            let mut e = event(AuditKind::UserRegistered, Some(&row.id), None, None, &cli);
+            e.detail = json!({ "role": "admin", "via": "create-admin" });
+            audit::record(c, &e, now)?;
+            Ok(true)
+        })?;
+        Ok(created)
+    }
+}
