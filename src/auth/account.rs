@@ -8,7 +8,6 @@ use crate::db::sessions;
 use crate::db::users::{self, UserRow};
 use crate::db::{self, DbError};
 use crate::domain::{ClientInfo, Email, NewPassword, Role, UserId};
-use crate::telemetry::Metrics;
 use diesel::Connection;
 use serde_json::json;
 
@@ -40,8 +39,7 @@ impl AuthService {
                 })
             })
             .await?;
-        Metrics::inc(&self.metrics.revocations);
-        self.revocations.insert([sid.as_str()], now);
+        self.sessions_ended([sid.as_str()], now);
         log::info!("signed out: session {sid}");
         Ok(())
     }
@@ -93,9 +91,7 @@ impl AuthService {
                 })
             })
             .await?;
-        Metrics::add(&self.metrics.revocations, ended.len() as u64);
-        self.revocations
-            .insert(ended.iter().map(String::as_str), now);
+        self.sessions_ended(ended.iter().map(String::as_str), now);
         log::info!("password changed; {} other session(s) ended", ended.len());
         Ok(ended.len())
     }

@@ -7,16 +7,10 @@ use super::{AuthError, AuthService, RevokeReason, SessionUser};
 use crate::db::audit::{self, AuditKind};
 use crate::db::{self, sessions, users, DbError};
 use crate::domain::{ClientInfo, SessionId, UserId};
-use crate::telemetry::Metrics;
 use diesel::Connection;
 use serde_json::json;
 
 impl AuthService {
-    fn ended(&self, ids: &[String], now: i64) {
-        Metrics::add(&self.metrics.revocations, ids.len() as u64);
-        self.revocations.insert(ids.iter().map(String::as_str), now);
-    }
-
     /// Ends one session. Returns its owner and whether it was still live (an already ended
     /// session is left as it was and not audited again); an unknown id is `NotFound`.
     pub async fn admin_revoke_session(
@@ -52,7 +46,7 @@ impl AuthService {
             .await?;
         let (owner, ended) = outcome.ok_or(AuthError::NotFound)?;
         if ended {
-            self.ended(&[id.to_string()], now);
+            self.sessions_ended([id.as_str()], now);
             log::info!("session {id} ended by an admin");
         }
         Ok((UserId::from_db(owner), ended))
@@ -95,7 +89,7 @@ impl AuthService {
             })
             .await?
             .ok_or(AuthError::NotFound)?;
-        self.ended(&ended, now);
+        self.sessions_ended(ended.iter().map(String::as_str), now);
         log::info!("an admin ended {} session(s) of user {user}", ended.len());
         Ok(ended.len())
     }
@@ -151,7 +145,7 @@ impl AuthService {
             })
             .await?
             .ok_or(AuthError::NotFound)?;
-        self.ended(&ended, now);
+        self.sessions_ended(ended.iter().map(String::as_str), now);
         log::info!(
             "an admin {} user {user}; {} session(s) ended",
             if disabled { "disabled" } else { "enabled" },

@@ -6,7 +6,6 @@ use super::{AuthError, AuthService, RevokeReason, SessionUser};
 use crate::db::audit::{self, AuditKind};
 use crate::db::{self, sessions, DbError};
 use crate::domain::{ClientInfo, SessionId};
-use crate::telemetry::Metrics;
 use diesel::Connection;
 use serde_json::json;
 
@@ -120,8 +119,7 @@ impl AuthService {
         if !ended {
             return Err(AuthError::NotFound);
         }
-        Metrics::inc(&self.metrics.revocations);
-        self.revocations.insert([sid.as_str()], now);
+        self.sessions_ended([sid.as_str()], now);
         log::info!("session {sid} ended by its user");
         Ok(if current {
             RevokedOwn::Current
@@ -166,9 +164,7 @@ impl AuthService {
                 })
             })
             .await?;
-        Metrics::add(&self.metrics.revocations, ended.len() as u64);
-        self.revocations
-            .insert(ended.iter().map(String::as_str), now);
+        self.sessions_ended(ended.iter().map(String::as_str), now);
         log::info!("user ended {} other session(s)", ended.len());
         Ok(ended.len())
     }

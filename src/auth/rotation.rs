@@ -67,9 +67,8 @@ impl AuthService {
             }
             Ok(Rotation::Reused(session_id)) => {
                 Metrics::inc(&m.refresh_reused);
-                Metrics::inc(&m.revocations);
                 self.activity.record(ActivityKind::Reuse, now);
-                self.revocations.insert([session_id.as_str()], now);
+                self.sessions_ended([session_id.as_str()], now);
                 log::warn!("refresh token reuse detected on session {session_id} from {ip}; family revoked");
                 Err(AuthError::RefreshReused)
             }

@@ -249,6 +249,15 @@ impl AuthService {
         Ok(user)
     }
 
+    /// Records sessions this instance has just ended: counted, and refused from the next
+    /// request on (other instances learn it from the database within the sync bound).
+    pub(super) fn sessions_ended<'a>(&self, ids: impl IntoIterator<Item = &'a str>, now: i64) {
+        let mut n = 0;
+        self.revocations
+            .insert(ids.into_iter().inspect(|_| n += 1), now);
+        Metrics::add(&self.metrics.revocations, n);
+    }
+
     /// Whether a valid access token is close enough to expiry to refresh now.
     pub fn wants_refresh(&self, user: &SessionUser, now: i64) -> bool {
         user.access_expires_at - now <= self.settings.refresh_ahead

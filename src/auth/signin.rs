@@ -163,7 +163,7 @@ impl AuthService {
             })
             .await?;
         if let Some(old) = ended {
-            self.revocations.insert([old.as_str()], now);
+            self.sessions_ended([old.as_str()], now);
         }
         self.activity.record(ActivityKind::SignIn, now);
         Ok(self.issue(&user, &session, refresh, now))
