@@ -216,6 +216,41 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// One rotation: posts the token, requires success, returns its successor.
+async fn rotate_once(client: &reqwest::Client, url: &str, token: &str) -> String {
+    let res = client
+        .post(url)
+        .json(&json!({ "refresh_token": token }))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.status().is_success(),
+        "rotation failed: {}",
+        res.status()
+    );
+    let v: Value = res.json().await.unwrap();
+    v["refresh_token"].as_str().unwrap().to_string()
+}
+
+/// Throughput and p50/p99 latency (ms) of the tasks' latencies; `secs` is asked for once all
+/// tasks have finished, so it can be the time the run really took.
+async fn summarise(
+    tasks: Vec<tokio::task::JoinHandle<Vec<f64>>>,
+    secs: impl FnOnce() -> f64,
+) -> (f64, f64, f64) {
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let n = all.len() as f64;
+    (
+        n / secs(),
+        percentile(&mut all.clone(), 0.5),
+        percentile(&mut all, 0.99),
+    )
+}
+
 /// Each task owns one session chain and rotates it as fast as it can for `secs`.
 async fn rotation_load(base: &str, tokens: Vec<RefreshToken>, secs: u64) -> (f64, f64, f64) {
     let client = reqwest::Client::builder()
@@ -231,34 +266,13 @@ async fn rotation_load(base: &str, tokens: Vec<RefreshToken>, secs: u64) -> (f64
             let mut lat = Vec::new();
             while Instant::now() < deadline {
                 let t0 = Instant::now();
-                let res = client
-                    .post(&url)
-                    .json(&json!({ "refresh_token": token }))
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(
-                    res.status().is_success(),
-                    "rotation failed: {}",
-                    res.status()
-                );
-                let v: Value = res.json().await.unwrap();
-                token = v["refresh_token"].as_str().unwrap().to_string();
+                token = rotate_once(&client, &url, &token).await;
                 lat.push(t0.elapsed().as_secs_f64() * 1000.0);
             }
             lat
         }));
     }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    let n = all.len() as f64;
-    (
-        n / secs as f64,
-        percentile(&mut all.clone(), 0.5),
-        percentile(&mut all, 0.99),
-    )
+    summarise(tasks, || secs as f64).await
 }
 
 async fn sign_in(client: &reqwest::Client, base: &str, email: &str) -> Value {
@@ -319,36 +333,15 @@ async fn rotation_at_rate(
             while next < deadline {
                 tokio::time::sleep_until(next.into()).await;
                 let t0 = Instant::now();
-                let res = client
-                    .post(&url)
-                    .json(&json!({ "refresh_token": token }))
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(
-                    res.status().is_success(),
-                    "rotation failed: {}",
-                    res.status()
-                );
-                let v: Value = res.json().await.unwrap();
-                token = v["refresh_token"].as_str().unwrap().to_string();
+                token = rotate_once(&client, &url, &token).await;
                 lat.push(t0.elapsed().as_secs_f64() * 1000.0);
                 next += interval;
             }
             lat
         }));
     }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
     // Served rate over the time the run really took: a server that falls behind stretches it.
-    let n = all.len() as f64;
-    (
-        n / start.elapsed().as_secs_f64(),
-        percentile(&mut all.clone(), 0.5),
-        percentile(&mut all, 0.99),
-    )
+    summarise(tasks, || start.elapsed().as_secs_f64()).await
 }
 
 #[tokio::main]

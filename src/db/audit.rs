@@ -125,20 +125,3 @@ pub fn record(conn: &mut DbConnection, e: &NewEvent<'_>, now: i64) -> Result<(),
         .execute(conn)?;
     Ok(())
 }
-
-/// Events of one kind, newest first (tests and the dashboard).
-pub fn latest(
-    conn: &mut DbConnection,
-    kind: Option<AuditKind>,
-    limit: i64,
-) -> Result<Vec<EventRow>, DbError> {
-    let mut q = ae::table
-        .select(EventRow::as_select())
-        .order(ae::id.desc())
-        .limit(limit)
-        .into_boxed();
-    if let Some(k) = kind {
-        q = q.filter(ae::kind.eq(k.as_str()));
-    }
-    Ok(q.load(conn)?)
-}

@@ -286,7 +286,7 @@ impl TestApp {
     pub fn audit(&self, kind: &str) -> Vec<latchkey::db::audit::EventRow> {
         let mut conn = self.db.get().unwrap();
         let k = latchkey::db::audit::AuditKind::parse(kind).expect("known kind");
-        latchkey::db::audit::latest(&mut conn, Some(k), 100).unwrap()
+        latchkey::db::admin::audit_page(&mut conn, None, Some(k), None, 100).unwrap()
     }
 
     /// Signs an access token as the server would, at a chosen time (for expiry tests).
