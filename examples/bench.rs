@@ -360,6 +360,9 @@ async fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
+    // BENCH_ONLY=page,rotation,storm,memory,scale runs a subset (start-up is always measured).
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let wants = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let mut r = Report(Vec::new());
@@ -395,120 +398,132 @@ async fn main() {
         pair["access_token"].as_str().unwrap()
     );
 
-    // Hot path: a valid access cookie against the framework's floor.
-    let health = wrk(&format!("{}/healthz", server.base), 16, secs as u32, &[]);
-    let page = wrk(
-        &format!("{}/account", server.base),
-        16,
-        secs as u32,
-        std::slice::from_ref(&cookie),
-    );
-    println!(
-        "     /healthz  {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
-        health.rps, health.p50_ms, health.p99_ms
-    );
-    println!(
-        "     /account  {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
-        page.rps, page.p50_ms, page.p99_ms
-    );
-    let ratio = page.rps / health.rps;
-    r.add(
-        "authenticated page vs /healthz throughput",
-        format!("{:.1} %", ratio * 100.0),
-        "≥ 90 %",
-        ratio >= 0.9,
-    );
-
-    // Refresh rotations at 64 connections, each rotating its own session chain.
-    let (rot_s, rot_p50, rot_p99) = rotation_load(&server.base, tokens[..64].to_vec(), secs).await;
-    r.add(
-        "refresh rotations at 64 connections (closed loop, as fast as possible)",
-        format!("{rot_s:.0}/s, p50 {rot_p50:.2} ms, p99 {rot_p99:.2} ms"),
-        "≥ 3000/s",
-        rot_s >= 3000.0,
-    );
-    let (at_s, at_p50, at_p99) =
-        rotation_at_rate(&server.base, tokens[64..128].to_vec(), 3000.0, secs).await;
-    r.add(
-        "refresh rotation p99 at 3000/s offered over 64 connections",
-        format!("{at_p99:.2} ms (p50 {at_p50:.2} ms, {at_s:.0}/s served)"),
-        "≤ 10 ms",
-        at_p99 <= 10.0 && at_s >= 2900.0,
-    );
-
-    // 32 concurrent sign-ins at bcrypt cost 12 while authenticated pages are measured.
-    let storm_deadline = Instant::now() + Duration::from_secs(secs);
-    let mut storm = Vec::new();
-    for i in 0..32 {
-        let (client, base, email) = (client.clone(), server.base.clone(), emails[1 + i].clone());
-        storm.push(tokio::spawn(async move {
-            let mut n = 0;
-            while Instant::now() < storm_deadline {
-                sign_in(&client, &base, &email).await;
-                n += 1;
-            }
-            n
-        }));
-    }
-    let (base, c2) = (server.base.clone(), cookie.clone());
-    let during = tokio::task::spawn_blocking(move || {
-        wrk(&format!("{base}/account"), 16, secs as u32, &[c2])
-    })
-    .await
-    .unwrap();
-    let mut signins = 0;
-    for t in storm {
-        signins += t.await.unwrap();
-    }
-    println!(
-        "     {signins} sign-ins completed during the storm ({:.1}/s)",
-        signins as f64 / secs as f64
-    );
-    r.add(
-        "authenticated page p99 during a 32-way sign-in storm",
-        format!("{:.2} ms", during.p99_ms),
-        "≤ 50 ms",
-        during.p99_ms <= 50.0,
-    );
-
-    // Memory under 256 connections.
-    let (base, c3) = (server.base.clone(), cookie.clone());
-    let load = std::thread::spawn(move || wrk(&format!("{base}/account"), 256, 5, &[c3]));
-    let mut peak = 0;
-    while !load.is_finished() {
-        peak = peak.max(rss_kb(pid));
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = load.join();
-    r.add(
-        "resident memory under 256 connections",
-        format!("{:.1} MB", peak as f64 / 1024.0),
-        "≤ 80 MB",
-        peak <= 80 * 1024,
-    );
-
-    // A refresh and the admin pages with 1,000 sessions, then with BENCH_SESSIONS.
-    // A fresh client: wrk's 256 connections may have outlived the old one's pooled sockets.
-    let admin_pair = sign_in(&reqwest::Client::new(), &server.base, &emails[0]).await;
-    let small = scale_figures(&server.base, &admin_pair, tokens[128..].to_vec()).await;
-    println!("     seeding {big} sessions …");
-    let t0 = Instant::now();
-    let more = seed_sessions(&db, &user_ids, big.saturating_sub(1000));
-    println!("     seeded in {:.0} s", t0.elapsed().as_secs_f64());
-    let large = scale_figures(&server.base, &admin_pair, more).await;
-    for ((name, a), (_, b)) in small.iter().zip(large.iter()) {
-        let label = format!("{name}: {big} vs 1,000 sessions (p50)");
-        if a.is_nan() || b.is_nan() {
-            r.skip(&label, "page not available");
-            continue;
-        }
-        // Sub-millisecond figures are compared with a 1 ms floor: scheduler noise, not scale.
-        r.add(
-            &label,
-            format!("{b:.2} ms vs {a:.2} ms"),
-            "within 1.5×",
-            *b <= a.max(1.0) * 1.5,
+    if wants("page") {
+        // Hot path: a valid access cookie against the framework's floor.
+        let health = wrk(&format!("{}/healthz", server.base), 16, secs as u32, &[]);
+        let page = wrk(
+            &format!("{}/account", server.base),
+            16,
+            secs as u32,
+            std::slice::from_ref(&cookie),
         );
+        println!(
+            "     /healthz  {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+            health.rps, health.p50_ms, health.p99_ms
+        );
+        println!(
+            "     /account  {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+            page.rps, page.p50_ms, page.p99_ms
+        );
+        let ratio = page.rps / health.rps;
+        r.add(
+            "authenticated page vs /healthz throughput",
+            format!("{:.1} %", ratio * 100.0),
+            "≥ 90 %",
+            ratio >= 0.9,
+        );
+    }
+
+    if wants("rotation") {
+        // Refresh rotations at 64 connections, each rotating its own session chain.
+        let (rot_s, rot_p50, rot_p99) =
+            rotation_load(&server.base, tokens[..64].to_vec(), secs).await;
+        r.add(
+            "refresh rotations at 64 connections (closed loop, as fast as possible)",
+            format!("{rot_s:.0}/s, p50 {rot_p50:.2} ms, p99 {rot_p99:.2} ms"),
+            "≥ 3000/s",
+            rot_s >= 3000.0,
+        );
+        let (at_s, at_p50, at_p99) =
+            rotation_at_rate(&server.base, tokens[64..128].to_vec(), 3000.0, secs).await;
+        r.add(
+            "refresh rotation p99 at 3000/s offered over 64 connections",
+            format!("{at_p99:.2} ms (p50 {at_p50:.2} ms, {at_s:.0}/s served)"),
+            "≤ 10 ms",
+            at_p99 <= 10.0 && at_s >= 2900.0,
+        );
+    }
+
+    if wants("storm") {
+        // 32 concurrent sign-ins at bcrypt cost 12 while authenticated pages are measured.
+        let storm_deadline = Instant::now() + Duration::from_secs(secs);
+        let mut storm = Vec::new();
+        for i in 0..32 {
+            let (client, base, email) =
+                (client.clone(), server.base.clone(), emails[1 + i].clone());
+            storm.push(tokio::spawn(async move {
+                let mut n = 0;
+                while Instant::now() < storm_deadline {
+                    sign_in(&client, &base, &email).await;
+                    n += 1;
+                }
+                n
+            }));
+        }
+        let (base, c2) = (server.base.clone(), cookie.clone());
+        let during = tokio::task::spawn_blocking(move || {
+            wrk(&format!("{base}/account"), 16, secs as u32, &[c2])
+        })
+        .await
+        .unwrap();
+        let mut signins = 0;
+        for t in storm {
+            signins += t.await.unwrap();
+        }
+        println!(
+            "     {signins} sign-ins completed during the storm ({:.1}/s)",
+            signins as f64 / secs as f64
+        );
+        r.add(
+            "authenticated page p99 during a 32-way sign-in storm",
+            format!("{:.2} ms", during.p99_ms),
+            "≤ 50 ms",
+            during.p99_ms <= 50.0,
+        );
+    }
+
+    if wants("memory") {
+        // Memory under 256 connections.
+        let (base, c3) = (server.base.clone(), cookie.clone());
+        let load = std::thread::spawn(move || wrk(&format!("{base}/account"), 256, 5, &[c3]));
+        let mut peak = 0;
+        while !load.is_finished() {
+            peak = peak.max(rss_kb(pid));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = load.join();
+        r.add(
+            "resident memory under 256 connections",
+            format!("{:.1} MB", peak as f64 / 1024.0),
+            "≤ 80 MB",
+            peak <= 80 * 1024,
+        );
+    }
+
+    if wants("scale") {
+        // A refresh and the admin pages with 1,000 sessions, then with BENCH_SESSIONS.
+        // A fresh client: wrk's 256 connections may have outlived the old one's pooled sockets.
+        let admin_pair = sign_in(&reqwest::Client::new(), &server.base, &emails[0]).await;
+        let small = scale_figures(&server.base, &admin_pair, tokens[128..].to_vec()).await;
+        println!("     seeding {big} sessions …");
+        let t0 = Instant::now();
+        let more = seed_sessions(&db, &user_ids, big.saturating_sub(1000));
+        println!("     seeded in {:.0} s", t0.elapsed().as_secs_f64());
+        let large = scale_figures(&server.base, &admin_pair, more).await;
+        for ((name, a), (_, b)) in small.iter().zip(large.iter()) {
+            let label = format!("{name}: {big} vs 1,000 sessions (p50)");
+            if a.is_nan() || b.is_nan() {
+                r.skip(&label, "page not available");
+                continue;
+            }
+            // Sub-millisecond figures are compared with a 1 ms floor: scheduler noise, not scale.
+            r.add(
+                &label,
+                format!("{b:.2} ms vs {a:.2} ms"),
+                "within 1.5×",
+                *b <= a.max(1.0) * 1.5,
+            );
+        }
     }
 
     drop(server);
