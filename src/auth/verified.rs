@@ -2,17 +2,33 @@
 //!
 //! Verifying an HS256 JWT (two JSON parses, base64, an HMAC with its key schedule) costs more
 //! than all of actix's own work on a request; browsers send the same access cookie on every
-//! request for its whole lifetime. Only tokens that passed full verification are stored, keyed
-//! by their exact bytes, so a forged token can never hit; expiry is re-checked against the
-//! stored `exp` on every use, and revocation is checked by the caller every time.
+//! request for its whole lifetime. Only tokens that passed full verification are stored, and a
+//! hit requires the exact bytes, so a forged token can never hit; expiry is re-checked against
+//! the stored `exp` on every use, and revocation is checked by the caller every time.
 
 use super::SessionUser;
 use std::collections::HashMap;
 use std::sync::RwLock;
 
+/// How many trailing bytes of a token index the memo.
+const KEY_LEN: usize = 32;
+
+/// The index of a token: its last bytes, which are its signature. A genuine token's signature
+/// is an HMAC output, so these bytes spread entries evenly while hashing a tenth of the token;
+/// a lookup still compares the whole token.
+type Key = [u8; KEY_LEN];
+
+fn key(token: &str) -> Key {
+    let bytes = token.as_bytes();
+    let tail = &bytes[bytes.len().saturating_sub(KEY_LEN)..];
+    let mut k = [0; KEY_LEN];
+    k[..tail.len()].copy_from_slice(tail);
+    k
+}
+
 /// Verified tokens and the user each one names.
 pub struct VerifiedTokens {
-    map: RwLock<HashMap<Box<str>, SessionUser>>,
+    map: RwLock<HashMap<Key, (Box<str>, SessionUser)>>,
     capacity: usize,
 }
 
@@ -27,7 +43,9 @@ impl VerifiedTokens {
 
     /// The user of a token verified before, if it is stored.
     pub fn get(&self, token: &str) -> Option<SessionUser> {
-        self.map.read().ok()?.get(token).cloned()
+        let map = self.map.read().ok()?;
+        let (stored, user) = map.get(&key(token))?;
+        (**stored == *token).then(|| user.clone())
     }
 
     /// Stores a token that has just passed full verification. When full, the memo starts over:
@@ -38,7 +56,47 @@ impl VerifiedTokens {
             if m.len() >= self.capacity {
                 m.clear();
             }
-            m.insert(token.into(), user.clone());
+            m.insert(key(token), (token.into(), user.clone()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Email, Role, SessionId, UserId};
+
+    fn user() -> SessionUser {
+        SessionUser {
+            user_id: UserId::generate(),
+            session_id: SessionId::generate(),
+            email: Email::parse("memo@example.com").unwrap(),
+            role: Role::User,
+            access_expires_at: 0,
+        }
+    }
+
+    #[test]
+    fn only_the_exact_token_hits() {
+        let memo = VerifiedTokens::new(8);
+        let u = user();
+        let token = format!("header.payload.{}", "s".repeat(43));
+        memo.insert(&token, &u);
+        assert_eq!(memo.get(&token).map(|x| x.session_id), Some(u.session_id));
+        // Same signature bytes, different payload: a forgery reusing a genuine signature.
+        let forged = format!("header.forged.{}", "s".repeat(43));
+        assert!(memo.get(&forged).is_none());
+        assert!(memo.get("short").is_none());
+    }
+
+    #[test]
+    fn a_full_memo_starts_over() {
+        let memo = VerifiedTokens::new(2);
+        let tokens: Vec<String> = (0..3).map(|i| format!("h.p.{i:0>40}")).collect();
+        for t in &tokens {
+            memo.insert(t, &user());
+        }
+        assert!(memo.get(&tokens[0]).is_none());
+        assert!(memo.get(&tokens[2]).is_some());
     }
 }

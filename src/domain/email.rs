@@ -1,10 +1,11 @@
 //! E-mail addresses, normalised once so lookups and uniqueness agree.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// A syntactically plausible, lower-cased e-mail address.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Email(String);
+pub struct Email(Arc<str>);
 
 impl Email {
     /// Parses user input: trimmed, lower-cased, `local@domain.tld`, at most 254 bytes.
@@ -29,7 +30,7 @@ impl Email {
                 .chars()
                 .any(|c| c.is_whitespace() || c.is_control() || "<>\"'`,;()[]\\".contains(c));
         if ok {
-            Ok(Self(s))
+            Ok(Self(s.into()))
         } else {
             Err("Enter an e-mail address like name@example.com.")
         }
@@ -37,7 +38,7 @@ impl Email {
 
     /// Wraps a value read from our own database.
     pub fn from_db(s: String) -> Self {
-        Self(s)
+        Self(s.into())
     }
 
     /// The address as text.

@@ -2,30 +2,32 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
-        pub struct $name(String);
+        // Shared text: the signed-in user is cloned several times on every request.
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// A fresh random id.
             pub fn generate() -> Self {
-                Self(uuid::Uuid::new_v4().to_string())
+                Self(uuid::Uuid::new_v4().to_string().into())
             }
 
             /// Parses an id from outside (a URL, a token); only canonical UUIDs are accepted.
             pub fn parse(s: &str) -> Option<Self> {
                 let u = uuid::Uuid::try_parse(s).ok()?;
                 let canonical = u.to_string();
-                (canonical == s).then_some(Self(canonical))
+                (canonical == s).then(|| Self(canonical.into()))
             }
 
             /// Wraps a value read from our own database.
             pub fn from_db(s: String) -> Self {
-                Self(s)
+                Self(s.into())
             }
 
             /// The id as text.

@@ -4,6 +4,7 @@
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::header::COOKIE;
 use actix_web::HttpRequest;
+use std::borrow::Cow;
 
 /// The three cookie names, with or without the `__Host-` prefix.
 #[derive(Clone, Debug)]
@@ -87,16 +88,16 @@ impl CookieNames {
 
 /// What the request carried under one cookie name.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Lookup {
+pub enum Lookup<'a> {
     /// Not present.
     Missing,
-    /// Present once.
-    One(String),
+    /// Present once (borrowed from the header unless it had to be repaired as UTF-8).
+    One(Cow<'a, str>),
     /// Present more than once: refused, since which one the browser meant is unknowable.
     Duplicate,
 }
 
-impl Lookup {
+impl Lookup<'_> {
     /// The value when present exactly once.
     pub fn value(&self) -> Option<&str> {
         match self {
@@ -108,7 +109,7 @@ impl Lookup {
 
 /// Finds `name` among every `Cookie` header, byte-exact, with no decoding or trimming of names
 /// beyond the separator's spaces; invalid UTF-8 elsewhere in the header does not hide it.
-pub fn lookup(req: &HttpRequest, name: &str) -> Lookup {
+pub fn lookup<'a>(req: &'a HttpRequest, name: &str) -> Lookup<'a> {
     let mut found = Lookup::Missing;
     for header in req.headers().get_all(COOKIE) {
         // memchr: this runs on every request, over a header mostly made of our own JWT.
@@ -124,7 +125,13 @@ pub fn lookup(req: &HttpRequest, name: &str) -> Lookup {
             if &pair[..eq] != name.as_bytes() {
                 continue;
             }
-            let value = String::from_utf8_lossy(trim_ows(&pair[eq + 1..])).into_owned();
+            // Runs on every request: borrowing spares a copy of the JWT, and the strict check is
+            // a fast path over what is nearly always ASCII.
+            let raw = trim_ows(&pair[eq + 1..]);
+            let value = match std::str::from_utf8(raw) {
+                Ok(v) => Cow::Borrowed(v),
+                Err(_) => String::from_utf8_lossy(raw),
+            };
             found = match found {
                 Lookup::Missing => Lookup::One(value),
                 _ => Lookup::Duplicate,

@@ -14,6 +14,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use actix_web_httpauth::headers::authorization::{Bearer, Scheme};
+use futures_util::future::{ready, Either, Ready};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -62,17 +63,41 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AuthError> {
 
 /// Resolves the signed-in user of a request (see the module docs).
 pub async fn resolve(req: &HttpRequest) -> Result<SessionUser, AuthError> {
-    if let Some(Resolved(u)) = req.extensions().get::<Resolved>() {
-        return Ok(u.clone());
+    if let Some(settled) = settle_now(req) {
+        return settled;
     }
     let st = state(req)?;
-    let now = crate::db::now();
-    let user = match via(req) {
-        Via::Bearer => bearer(req, &st, now)?,
-        Via::Cookie => from_cookies(req, &st, now).await?,
-    };
+    let user = from_cookies(req, &st, crate::db::now()).await?;
+    // A second extractor on this request must not refresh the same cookie again.
     req.extensions_mut().insert(Resolved(user.clone()));
     Ok(user)
+}
+
+/// The answer when it needs no refresh (and so no await): a Bearer token, a valid access
+/// cookie, or a request already resolved. `None` means the cookies must go to a refresh.
+fn settle_now(req: &HttpRequest) -> Option<Result<SessionUser, AuthError>> {
+    if let Some(Resolved(u)) = req.extensions().get::<Resolved>() {
+        return Some(Ok(u.clone()));
+    }
+    let st = match state(req) {
+        Ok(st) => st,
+        Err(e) => return Some(Err(e)),
+    };
+    let now = crate::db::now();
+    if via(req) == Via::Bearer {
+        return Some(bearer(req, &st, now));
+    }
+    let token = match lookup(req, st.cookies.access) {
+        Lookup::One(token) => token,
+        Lookup::Duplicate => return Some(Err(AuthError::InvalidToken)),
+        Lookup::Missing => return None,
+    };
+    match st.auth.authenticate(&token, now) {
+        Ok(u) if !st.auth.wants_refresh(&u, now) => {
+            (lookup(req, st.cookies.refresh) != Lookup::Duplicate).then_some(Ok(u))
+        }
+        _ => None,
+    }
 }
 
 fn bearer(req: &HttpRequest, st: &AppState, now: i64) -> Result<SessionUser, AuthError> {
@@ -138,11 +163,17 @@ pub struct CurrentUser(pub SessionUser);
 
 impl FromRequest for CurrentUser {
     type Error = AppError;
-    type Future = Fut<Self>;
+    type Future = Either<Ready<Result<Self, AppError>>, Fut<Self>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // The hot path (a valid access cookie) allocates no future.
+        if let Some(settled) = settle_now(req) {
+            return Either::Left(ready(settled.map(CurrentUser).map_err(Into::into)));
+        }
         let req = req.clone();
-        Box::pin(async move { Ok(CurrentUser(resolve(&req).await?)) })
+        Either::Right(Box::pin(
+            async move { Ok(CurrentUser(resolve(&req).await?)) },
+        ))
     }
 }
 
@@ -173,10 +204,15 @@ pub struct MaybeUser(pub Option<SessionUser>);
 
 impl FromRequest for MaybeUser {
     type Error = AppError;
-    type Future = Fut<Self>;
+    type Future = Either<Ready<Result<Self, AppError>>, Fut<Self>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some(settled) = settle_now(req) {
+            return Either::Left(ready(Ok(MaybeUser(settled.ok()))));
+        }
         let req = req.clone();
-        Box::pin(async move { Ok(MaybeUser(resolve(&req).await.ok())) })
+        Either::Right(Box::pin(
+            async move { Ok(MaybeUser(resolve(&req).await.ok())) },
+        ))
     }
 }

@@ -1,7 +1,7 @@
 //! Page view-models: one askama template struct per page, and the shared page chrome.
 
 use crate::auth::SessionUser;
-use crate::domain::Role;
+use crate::domain::{Email, Role};
 use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, HttpResponseBuilder};
 use askama::Template;
@@ -10,7 +10,7 @@ use askama::Template;
 #[derive(Clone, Debug)]
 pub struct NavUser {
     /// E-mail shown in the header.
-    pub email: String,
+    pub email: Email,
     /// Whether to link the admin pages.
     pub is_admin: bool,
 }
@@ -29,7 +29,7 @@ impl Chrome {
     pub fn signed_in(user: &SessionUser, csrf: String) -> Self {
         Self {
             user: Some(NavUser {
-                email: user.email.to_string(),
+                email: user.email.clone(),
                 is_admin: user.role == Role::Admin,
             }),
             csrf,
@@ -130,7 +130,7 @@ pub struct AccountPage {
     /// Frame.
     pub chrome: Chrome,
     /// The user's e-mail.
-    pub email: String,
+    pub email: Email,
     /// `user` or `admin`.
     pub role: &'static str,
     /// A confirmation to show.

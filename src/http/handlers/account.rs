@@ -60,7 +60,7 @@ fn account_page(
 ) -> AccountPage {
     AccountPage {
         chrome: Chrome::signed_in(user, st.auth.csrf.for_session(user.session_id.as_str())),
-        email: user.email.to_string(),
+        email: user.email.clone(),
         role: if user.role == Role::Admin {
             "admin"
         } else {
