@@ -399,26 +399,43 @@ async fn main() {
     );
 
     if wants("page") {
-        // Hot path: a valid access cookie against the framework's floor.
-        let health = wrk(&format!("{}/healthz", server.base), 16, secs as u32, &[]);
-        let page = wrk(
-            &format!("{}/account", server.base),
-            16,
-            secs as u32,
-            std::slice::from_ref(&cookie),
-        );
-        println!(
-            "     /healthz  {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
-            health.rps, health.p50_ms, health.p99_ms
-        );
-        println!(
-            "     /account  {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
-            page.rps, page.p50_ms, page.p99_ms
-        );
-        let ratio = page.rps / health.rps;
+        // Hot path: a valid access cookie against the framework's floor. The two run in
+        // alternating rounds and the figure is the median of each round's ratio: on a shared
+        // two-core VM the machine's speed drifts by more than the gap being measured.
+        let rounds = 5;
+        let each = (secs as u32 / 2).max(2);
+        let mut pairs = Vec::new();
+        for _ in 0..rounds {
+            let health = wrk(&format!("{}/healthz", server.base), 16, each, &[]);
+            let page = wrk(
+                &format!("{}/account", server.base),
+                16,
+                each,
+                std::slice::from_ref(&cookie),
+            );
+            println!(
+                "     /healthz {:>7.0} req/s (p50 {:.2} ms, p99 {:.2} ms) | /account {:>7.0} req/s (p50 {:.2} ms, p99 {:.2} ms) | {:.1} %",
+                health.rps,
+                health.p50_ms,
+                health.p99_ms,
+                page.rps,
+                page.p50_ms,
+                page.p99_ms,
+                page.rps / health.rps * 100.0
+            );
+            pairs.push((health, page));
+        }
+        let mut ratios: Vec<f64> = pairs.iter().map(|(h, p)| p.rps / h.rps).collect();
+        let ratio = percentile(&mut ratios, 0.5);
+        let (lo, hi) = (ratios[0], ratios[ratios.len() - 1]);
         r.add(
-            "authenticated page vs /healthz throughput",
-            format!("{:.1} %", ratio * 100.0),
+            "authenticated page vs /healthz throughput (median of 5 alternating rounds)",
+            format!(
+                "{:.1} % (rounds {:.1}–{:.1} %)",
+                ratio * 100.0,
+                lo * 100.0,
+                hi * 100.0
+            ),
             "≥ 90 %",
             ratio >= 0.9,
         );

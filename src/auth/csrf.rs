@@ -1,19 +1,27 @@
 //! CSRF tokens: an HMAC over the session id (signed in, so the token survives rotation) or over
 //! the `csrf` cookie's random secret (signed out), under a key used for nothing else.
 
+use super::thread_memo::{new_owner, ThreadMemo};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::cell::RefCell;
 use subtle::ConstantTimeEq;
+
+thread_local! {
+    /// Session tokens already computed on this thread: every signed-in page shows one in its
+    /// sign-out form.
+    static MEMO: RefCell<ThreadMemo<Box<str>, String>> = RefCell::new(ThreadMemo::new());
+}
 
 /// Issues and checks CSRF tokens. Keys are held as HMAC states with the key already absorbed:
 /// every page renders a token, and the key schedule would double its cost.
 #[derive(Clone)]
 pub struct CsrfKey {
     keys: Vec<Hmac<Sha256>>,
-    /// Session tokens already computed: every signed-in page shows one in its sign-out form.
-    memo: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, String>>>,
+    /// Which thread memo entries are this key's (clones share them: same keys, same tokens).
+    owner: u64,
 }
 
 /// How many session tokens to remember before starting over.
@@ -32,7 +40,7 @@ impl CsrfKey {
             .collect();
         Self {
             keys,
-            memo: Default::default(),
+            owner: new_owner(),
         }
     }
 
@@ -46,21 +54,14 @@ impl CsrfKey {
 
     /// The token for forms of a signed-in session.
     pub fn for_session(&self, session_id: &str) -> String {
-        if let Some(t) = self
-            .memo
-            .read()
-            .ok()
-            .and_then(|m| m.get(session_id).cloned())
-        {
+        if let Some(t) = MEMO.with(|m| m.borrow().get(self.owner, session_id).cloned()) {
             return t;
         }
         let token = Self::mac(&self.keys[0], "session", session_id);
-        if let Ok(mut m) = self.memo.write() {
-            if m.len() >= MEMO_CAPACITY {
-                m.clear();
-            }
-            m.insert(session_id.to_string(), token.clone());
-        }
+        MEMO.with(|m| {
+            m.borrow_mut()
+                .insert(self.owner, MEMO_CAPACITY, session_id.into(), token.clone())
+        });
         token
     }
 

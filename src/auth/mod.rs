@@ -16,6 +16,7 @@ mod revocation;
 mod rotation;
 mod service;
 mod signin;
+mod thread_memo;
 mod throttle;
 mod tokens;
 mod verified;

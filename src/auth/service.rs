@@ -212,7 +212,8 @@ impl AuthService {
             activity: Arc::new(ActivityBuffer::default()),
             live_count: super::LiveCount::default(),
             successor_keys,
-            verified: super::verified::VerifiedTokens::new(8192),
+            // Per worker thread: about 4 MB each when full.
+            verified: super::verified::VerifiedTokens::new(4096),
         }
     }
 

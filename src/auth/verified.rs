@@ -5,10 +5,13 @@
 //! request for its whole lifetime. Only tokens that passed full verification are stored, and a
 //! hit requires the exact bytes, so a forged token can never hit; expiry is re-checked against
 //! the stored `exp` on every use, and revocation is checked by the caller every time.
+//!
+//! Each worker thread keeps its own memo (see [`super::thread_memo`]): a token is verified once
+//! per worker, and the lookup takes no lock.
 
+use super::thread_memo::{new_owner, ThreadMemo};
 use super::SessionUser;
-use std::collections::HashMap;
-use std::sync::RwLock;
+use std::cell::RefCell;
 
 /// How many trailing bytes of a token index the memo.
 const KEY_LEN: usize = 32;
@@ -26,38 +29,46 @@ fn key(token: &str) -> Key {
     k
 }
 
+thread_local! {
+    static MEMO: RefCell<ThreadMemo<Key, (Box<str>, SessionUser)>> =
+        RefCell::new(ThreadMemo::new());
+}
+
 /// Verified tokens and the user each one names.
 pub struct VerifiedTokens {
-    map: RwLock<HashMap<Key, (Box<str>, SessionUser)>>,
+    owner: u64,
     capacity: usize,
 }
 
 impl VerifiedTokens {
-    /// An empty memo holding at most `capacity` tokens.
+    /// An empty memo holding at most `capacity` tokens per thread.
     pub fn new(capacity: usize) -> Self {
         Self {
-            map: RwLock::new(HashMap::new()),
+            owner: new_owner(),
             capacity,
         }
     }
 
-    /// The user of a token verified before, if it is stored.
+    /// The user of a token verified before on this thread, if it is stored.
     pub fn get(&self, token: &str) -> Option<SessionUser> {
-        let map = self.map.read().ok()?;
-        let (stored, user) = map.get(&key(token))?;
-        (**stored == *token).then(|| user.clone())
+        MEMO.with(|m| {
+            let m = m.borrow();
+            let (stored, user) = m.get(self.owner, &key(token))?;
+            (**stored == *token).then(|| user.clone())
+        })
     }
 
-    /// Stores a token that has just passed full verification. When full, the memo starts over:
-    /// the cost is one re-verification per live token, and no attacker can grow it (only
-    /// genuine tokens enter).
+    /// Stores a token that has just passed full verification. No attacker can grow the memo:
+    /// only genuine tokens enter.
     pub fn insert(&self, token: &str, user: &SessionUser) {
-        if let Ok(mut m) = self.map.write() {
-            if m.len() >= self.capacity {
-                m.clear();
-            }
-            m.insert(key(token), (token.into(), user.clone()));
-        }
+        MEMO.with(|m| {
+            m.borrow_mut().insert(
+                self.owner,
+                self.capacity,
+                key(token),
+                (token.into(), user.clone()),
+            )
+        });
     }
 }
 

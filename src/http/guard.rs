@@ -79,13 +79,13 @@ fn settle_now(req: &HttpRequest) -> Option<Result<SessionUser, AuthError>> {
     if let Some(Resolved(u)) = req.extensions().get::<Resolved>() {
         return Some(Ok(u.clone()));
     }
-    let st = match state(req) {
-        Ok(st) => st,
-        Err(e) => return Some(Err(e)),
+    // Borrowed, not cloned: an Arc count written by every worker on every request.
+    let Some(st) = req.app_data::<web::Data<AppState>>() else {
+        return Some(Err(AuthError::NoToken));
     };
     let now = crate::db::now();
     if via(req) == Via::Bearer {
-        return Some(bearer(req, &st, now));
+        return Some(bearer(req, st, now));
     }
     let token = match lookup(req, st.cookies.access) {
         Lookup::One(token) => token,

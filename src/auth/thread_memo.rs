@@ -1,0 +1,75 @@
+//! Per-thread memo maps for values that are pure functions of their key.
+//!
+//! Each actix worker is one thread and serves whole requests, so a memo it keeps to itself needs
+//! no lock. A shared one put a lock word and reference counts that both cores wrote on every
+//! request in the hot path's profile. A thread's map belongs to one owner (one service
+//! instance) at a time, so two instances in one process never see each other's entries.
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One thread's memo, tagged with the owner it was filled for.
+pub(super) struct ThreadMemo<K, V> {
+    owner: u64,
+    map: HashMap<K, V>,
+}
+
+impl<K: Hash + Eq, V> ThreadMemo<K, V> {
+    /// An empty memo owned by nobody.
+    pub(super) fn new() -> Self {
+        Self {
+            owner: 0,
+            map: HashMap::new(),
+        }
+    }
+
+    /// The value stored for `key` by `owner`.
+    pub(super) fn get<Q>(&self, owner: u64, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if self.owner != owner {
+            return None;
+        }
+        self.map.get(key)
+    }
+
+    /// Stores a value for `owner`. A full memo, or one filled for another owner, starts over:
+    /// the cost is one recomputation per live key.
+    pub(super) fn insert(&mut self, owner: u64, capacity: usize, key: K, value: V) {
+        if self.owner != owner || self.map.len() >= capacity {
+            self.map.clear();
+            self.owner = owner;
+        }
+        self.map.insert(key, value);
+    }
+}
+
+/// A fresh owner tag (never 0, which marks an unowned memo).
+pub(super) fn new_owner() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_do_not_see_each_other_and_a_full_memo_starts_over() {
+        let (a, b) = (new_owner(), new_owner());
+        let mut m = ThreadMemo::<String, u32>::new();
+        m.insert(a, 2, "x".into(), 1);
+        assert_eq!(m.get(a, "x"), Some(&1));
+        assert_eq!(m.get(b, "x"), None);
+        m.insert(b, 2, "y".into(), 2);
+        assert_eq!(m.get(a, "x"), None, "another owner's insert starts over");
+        m.insert(b, 2, "z".into(), 3);
+        m.insert(b, 2, "w".into(), 4);
+        assert_eq!(m.get(b, "y"), None, "a full memo starts over");
+        assert_eq!(m.get(b, "w"), Some(&4));
+    }
+}
