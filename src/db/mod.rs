@@ -13,6 +13,7 @@ pub mod sessions;
 pub mod tokens;
 pub mod url;
 pub mod users;
+mod writer;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -140,11 +141,9 @@ pub struct Db {
     backend: Backend,
     url: String,
     queries: Arc<AtomicU64>,
-    /// SQLite admits one writer at a time and its busy handler sleeps for milliseconds when a
-    /// second one knocks; queueing writers here instead keeps write latency flat. The queue
-    /// is async and its wait bounded by the pool timeout, so a stuck writer means 503s, not a
-    /// pile of blocked threads.
-    writer: Arc<tokio::sync::Mutex<()>>,
+    /// On SQLite, the one thread that runs every write, committing them in groups (see
+    /// [`writer`]); on PostgreSQL writes use the pool like reads.
+    writer: Option<Arc<writer::Writer>>,
     /// How long a request waits for a connection (and for its turn to write).
     timeout: Duration,
     failures: Arc<AtomicU64>,
@@ -168,9 +167,22 @@ impl Db {
                 .map_err(|e| DbError::Unavailable(format!("cannot enable WAL on {url}: {e}")))?;
         }
         let queries = Arc::new(AtomicU64::new(0));
+        let failures = Arc::new(AtomicU64::new(0));
         let manager = Manager {
             url: url.clone(),
             backend,
+        };
+        let writer = match backend {
+            Backend::Sqlite => {
+                let own = Manager {
+                    url: url.clone(),
+                    backend,
+                };
+                let w = writer::Writer::start(own, queries.clone(), failures.clone())
+                    .map_err(|e| DbError::Unavailable(format!("cannot start the writer: {e}")))?;
+                Some(Arc::new(w))
+            }
+            Backend::Postgres => None,
         };
         let pool = r2d2::Pool::builder()
             .max_size(size)
@@ -187,9 +199,9 @@ impl Db {
             backend,
             url,
             queries,
-            writer: Arc::new(tokio::sync::Mutex::new(())),
+            writer,
             timeout,
-            failures: Arc::new(AtomicU64::new(0)),
+            failures,
         })
     }
 
@@ -266,31 +278,17 @@ impl Db {
         .map_err(|e| DbError::Unavailable(format!("blocking task failed: {e}")))?
     }
 
-    /// Like [`Self::run`], for a closure that writes: on SQLite, writers take turns in-process.
+    /// Like [`Self::run`], for a closure that writes: on SQLite it runs on the writer thread and
+    /// returns once committed; a write still queued after the pool timeout is dropped unrun.
     pub async fn run_write<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
     {
-        let turn = match self.backend {
-            Backend::Sqlite => Some(
-                tokio::time::timeout(self.timeout, self.writer.clone().lock_owned())
-                    .await
-                    .map_err(|_| {
-                        self.failures.fetch_add(1, Ordering::Relaxed);
-                        DbError::Unavailable("timed out waiting for the SQLite writer".into())
-                    })?,
-            ),
-            Backend::Postgres => None,
-        };
-        let db = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let _turn = turn;
-            let mut conn = db.get()?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| DbError::Unavailable(format!("blocking task failed: {e}")))?
+        match &self.writer {
+            Some(w) => w.run(self.timeout, f).await,
+            None => self.run(f).await,
+        }
     }
 
     /// How many connections have been checked out since start: the hot-path test reads it.
