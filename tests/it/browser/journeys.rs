@@ -158,7 +158,10 @@ async fn a_session_ended_from_another_browser_sends_the_next_click_to_sign_in_an
     other
         .click("form[action='/account/password'] button[type=submit]")
         .await;
-    other.wait_for_path("/account").await;
+    // The path alone is /account before the change too: wait for the confirmation.
+    other
+        .wait_for_path("/account?notice=password_changed")
+        .await;
     other.close().await;
 
     user.click_link("Account").await;
