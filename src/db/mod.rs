@@ -1,8 +1,10 @@
 //! The database: one connection type over SQLite and PostgreSQL, an r2d2 pool that fails fast,
 //! embedded migrations per backend, and the queries (one module per table).
 //!
-//! Every call goes through [`Db::run`], which takes a pooled connection on the blocking pool so
-//! neither Diesel nor the pool wait ever stalls an async worker.
+//! Reads go through [`Db::run`], which takes a pooled connection on the blocking pool so neither
+//! Diesel nor the pool wait ever stalls an async worker. Writes go through [`Db::run_write`]:
+//! on SQLite they run on one writer thread that commits them in groups ([`writer`]), on
+//! PostgreSQL like reads.
 
 pub mod activity;
 pub mod admin;
