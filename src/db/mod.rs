@@ -3,7 +3,7 @@
 //!
 //! Reads go through [`Db::run`], which takes a pooled connection on the blocking pool so neither
 //! Diesel nor the pool wait ever stalls an async worker. Writes go through [`Db::run_write`]:
-//! on SQLite they run on one writer thread that commits them in groups ([`writer`]), on
+//! on SQLite they run on one writer thread that commits them in groups (`writer.rs`), on
 //! PostgreSQL like reads.
 
 pub mod activity;
@@ -144,7 +144,7 @@ pub struct Db {
     url: String,
     queries: Arc<AtomicU64>,
     /// On SQLite, the one thread that runs every write, committing them in groups (see
-    /// [`writer`]); on PostgreSQL writes use the pool like reads.
+    /// `writer.rs`); on PostgreSQL writes use the pool like reads.
     writer: Option<Arc<writer::Writer>>,
     /// How long a request waits for a connection (and for its turn to write).
     timeout: Duration,
