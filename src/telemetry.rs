@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 const CAPPED_TARGETS: &[&str] = &["actix_web", "actix_http", "actix_files", "h2", "hyper"];
 
 /// Whether a record may be written: everything of ours, and only `info` and above of the
-/// crates in [`CAPPED_TARGETS`].
+/// crates in `CAPPED_TARGETS`.
 pub fn may_log(target: &str, level: log::Level) -> bool {
     level <= log::Level::Info
         || !CAPPED_TARGETS.iter().any(|t| {
