@@ -1,6 +1,6 @@
 //! A signed-in user's own changes (sign out, password) and the CLI's admin creation.
 
-use super::service::{event, RevokeReason, SessionUser};
+use super::service::{end_all_sessions, event, EndAll, RevokeReason, SessionUser};
 use super::signin::new_user;
 use super::{AuthError, AuthService};
 use crate::db::audit::{self, AuditKind};
@@ -71,23 +71,15 @@ impl AuthService {
             .run_write(move |conn| {
                 conn.transaction(|c| {
                     users::set_password(c, &uid, &hash, now)?;
-                    let ended = sessions::revoke_all_for_user(
-                        c,
-                        &uid,
-                        Some(&sid),
-                        RevokeReason::PasswordChanged.as_str(),
-                        now,
-                    )?;
-                    let mut e = event(
-                        AuditKind::PasswordChanged,
-                        Some(&uid),
-                        Some(&sid),
-                        Some(&uid),
-                        &client,
-                    );
-                    e.detail = json!({ "sessions_ended": ended.len() });
-                    audit::record(c, &e, now)?;
-                    Ok::<_, DbError>(ended)
+                    let what = EndAll {
+                        user: &uid,
+                        keep: Some(&sid),
+                        reason: RevokeReason::PasswordChanged,
+                        audit: AuditKind::PasswordChanged,
+                        actor: &uid,
+                        detail: json!({}),
+                    };
+                    end_all_sessions(c, what, &client, now)
                 })
             })
             .await?;

@@ -2,7 +2,7 @@
 //! enable an account. Each is one transaction, audited with the acting admin, and every ended
 //! session goes into this instance's revocation cache at once (others pick it up on sync).
 
-use super::service::event;
+use super::service::{end_all_sessions, event, EndAll};
 use super::{AuthError, AuthService, RevokeReason, SessionUser};
 use crate::db::audit::{self, AuditKind};
 use crate::db::{self, sessions, users, DbError};
@@ -68,23 +68,15 @@ impl AuthService {
                     if users::find(c, &uid)?.is_none() {
                         return Ok::<_, DbError>(None);
                     }
-                    let ended = sessions::revoke_all_for_user(
-                        c,
-                        &uid,
-                        None,
-                        RevokeReason::Revoked.as_str(),
-                        now,
-                    )?;
-                    let mut e = event(
-                        AuditKind::SessionsRevokedAll,
-                        Some(&uid),
-                        None,
-                        Some(&actor),
-                        &client,
-                    );
-                    e.detail = json!({ "by": "admin", "sessions_ended": ended.len() });
-                    audit::record(c, &e, now)?;
-                    Ok(Some(ended))
+                    let what = EndAll {
+                        user: &uid,
+                        keep: None,
+                        reason: RevokeReason::Revoked,
+                        audit: AuditKind::SessionsRevokedAll,
+                        actor: &actor,
+                        detail: json!({ "by": "admin" }),
+                    };
+                    end_all_sessions(c, what, &client, now).map(Some)
                 })
             })
             .await?
@@ -118,7 +110,8 @@ impl AuthService {
                         return Ok::<_, DbError>(None);
                     }
                     let changed = users::set_disabled(c, &uid, disabled, now)?;
-                    // Ending sessions again is harmless, so a repeated disable still sweeps.
+                    // Ending sessions again is harmless, so a repeated disable still sweeps; it
+                    // is audited only when it changed something (so not via `end_all_sessions`).
                     let ended = if disabled {
                         sessions::revoke_all_for_user(
                             c,

@@ -1,7 +1,7 @@
 //! The user's own sessions ("devices"): list them, end one, or end every other one. Every end
 //! is audited and reaches live access tokens through the revocation cache at once.
 
-use super::service::event;
+use super::service::{end_all_sessions, event, EndAll};
 use super::{AuthError, AuthService, RevokeReason, SessionUser};
 use crate::db::audit::{self, AuditKind};
 use crate::db::{self, sessions, DbError};
@@ -144,23 +144,15 @@ impl AuthService {
             .db
             .run_write(move |conn| {
                 conn.transaction(|c| {
-                    let ended = sessions::revoke_all_for_user(
-                        c,
-                        &uid,
-                        Some(&sid),
-                        RevokeReason::Revoked.as_str(),
-                        now,
-                    )?;
-                    let mut e = event(
-                        AuditKind::SessionsRevokedAll,
-                        Some(&uid),
-                        Some(&sid),
-                        Some(&uid),
-                        &client,
-                    );
-                    e.detail = json!({ "by": "user", "sessions_ended": ended.len(), "kept_current": true });
-                    audit::record(c, &e, now)?;
-                    Ok::<_, DbError>(ended)
+                    let what = EndAll {
+                        user: &uid,
+                        keep: Some(&sid),
+                        reason: RevokeReason::Revoked,
+                        audit: AuditKind::SessionsRevokedAll,
+                        actor: &uid,
+                        detail: json!({ "by": "user", "kept_current": true }),
+                    };
+                    end_all_sessions(c, what, &client, now)
                 })
             })
             .await?;

@@ -148,6 +148,50 @@ pub(super) fn event<'a>(
     }
 }
 
+/// Who ends every session of a user, why, and what the audit event says of it.
+pub(super) struct EndAll<'a> {
+    /// The user whose sessions end.
+    pub user: &'a str,
+    /// A session to spare (the one doing it), also the audit event's session.
+    pub keep: Option<&'a str>,
+    /// Stored as each session's revocation reason.
+    pub reason: RevokeReason,
+    /// The audit event recorded.
+    pub audit: AuditKind,
+    /// Who did it.
+    pub actor: &'a str,
+    /// Extra audit detail; `sessions_ended` is added.
+    pub detail: serde_json::Value,
+}
+
+/// Ends every live session of a user (but `keep`) and audits it, inside the caller's
+/// transaction; returns the ended sessions' ids for the revoked set.
+pub(super) fn end_all_sessions(
+    c: &mut DbConnection,
+    what: EndAll<'_>,
+    client: &ClientInfo,
+    now: i64,
+) -> Result<Vec<String>, DbError> {
+    let ended = crate::db::sessions::revoke_all_for_user(
+        c,
+        what.user,
+        what.keep,
+        what.reason.as_str(),
+        now,
+    )?;
+    let mut e = event(
+        what.audit,
+        Some(what.user),
+        what.keep,
+        Some(what.actor),
+        client,
+    );
+    e.detail = what.detail;
+    e.detail["sessions_ended"] = json!(ended.len());
+    crate::db::audit::record(c, &e, now)?;
+    Ok(ended)
+}
+
 /// Everything the HTTP layer needs to run sessions.
 pub struct AuthService {
     /// The database.
