@@ -256,7 +256,7 @@ impl AuthService {
             activity: Arc::new(ActivityBuffer::default()),
             live_count: super::LiveCount::default(),
             successor_keys,
-            // Per worker thread: about 4 MB each when full.
+            // Per worker thread: about 2 MB each when full.
             verified: super::verified::VerifiedTokens::new(4096),
         }
     }
