@@ -5,14 +5,30 @@
 //! revoked ids from the database every `LATCHKEY_REVOCATION_SYNC / 2`, so a revocation reaches
 //! all instances within that bound. Older entries are dropped: their access tokens have expired.
 
+use super::thread_memo::{new_owner, ThreadMemo};
 use crate::db::{sessions, Db, DbError};
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::RwLock;
+
+thread_local! {
+    /// Sessions this worker found not revoked, each with the generation it checked in.
+    static CLEARED: RefCell<ThreadMemo<Box<str>, u64>> = RefCell::new(ThreadMemo::new());
+}
+
+/// How many "not revoked" answers a worker remembers.
+const CLEARED_CAPACITY: usize = 8192;
 
 /// Ids of recently revoked sessions, shared by all workers of one instance.
 pub struct RevocationCache {
     revoked: RwLock<HashMap<String, i64>>,
+    /// Bumped after every id added: a worker's remembered "not revoked" answer holds only in
+    /// the generation it was made in. Taking the read lock on every request had both cores
+    /// write its lock word; this counter is only read between revocations.
+    generation: AtomicU64,
+    /// Which thread memo entries are this cache's.
+    owner: u64,
     /// Start time of the last successful sync, epoch seconds (0 before the first).
     synced_from: AtomicI64,
     /// How long an entry matters: access TTL + leeway + slack.
@@ -27,17 +43,34 @@ impl RevocationCache {
     pub fn new(horizon_secs: i64) -> Self {
         Self {
             revoked: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            owner: new_owner(),
             synced_from: AtomicI64::new(0),
             horizon: horizon_secs,
         }
     }
 
-    /// Whether a session was revoked: the hot-path check, a read lock and a hash lookup.
+    /// Whether a session was revoked: the hot-path check. A worker that found the session not
+    /// revoked, with no revocation since, answers from its own memo without the lock.
     pub fn is_revoked(&self, session_id: &str) -> bool {
-        self.revoked
+        // Acquire: an id added before the bump we read is visible under the lock below.
+        let generation = self.generation.load(Ordering::Acquire);
+        let cleared = CLEARED.with(|m| m.borrow().get(self.owner, session_id) == Some(&generation));
+        if cleared {
+            return false;
+        }
+        let revoked = self
+            .revoked
             .read()
             .map(|m| m.contains_key(session_id))
-            .unwrap_or(true)
+            .unwrap_or(true);
+        if !revoked {
+            CLEARED.with(|m| {
+                m.borrow_mut()
+                    .insert(self.owner, CLEARED_CAPACITY, session_id.into(), generation)
+            });
+        }
+        revoked
     }
 
     /// Records revocations made by this instance.
@@ -47,6 +80,7 @@ impl RevocationCache {
                 m.insert(id.to_string(), at);
             }
         }
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// Pulls revocations made anywhere since the last sync, and forgets entries past the horizon.
@@ -59,11 +93,16 @@ impl RevocationCache {
         };
         let rows = sessions::revoked_since(conn, since)?;
         let n = rows.len();
+        let mut added = false;
         if let Ok(mut m) = self.revoked.write() {
             for (id, at) in rows {
-                m.insert(id, at);
+                added |= m.insert(id, at).is_none();
             }
             m.retain(|_, at| *at >= now - self.horizon);
+        }
+        if added {
+            // Forgetting old ids needs no bump: an answer of "not revoked" stays true.
+            self.generation.fetch_add(1, Ordering::Release);
         }
         self.synced_from.store(now, Ordering::Relaxed);
         Ok(n)
@@ -83,5 +122,29 @@ impl RevocationCache {
     pub async fn sync_now(self: &std::sync::Arc<Self>, db: &Db) -> Result<usize, DbError> {
         let me = self.clone();
         db.run(move |c| me.sync(c, crate::db::now())).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revocation_overrides_a_remembered_not_revoked_at_once() {
+        let cache = RevocationCache::new(900);
+        assert!(!cache.is_revoked("s1"));
+        assert!(!cache.is_revoked("s1"), "answered from the worker's memo");
+        cache.insert(["s1"], 0);
+        assert!(cache.is_revoked("s1"));
+        assert!(!cache.is_revoked("s2"));
+    }
+
+    #[test]
+    fn two_caches_on_one_thread_keep_their_answers_apart() {
+        let (a, b) = (RevocationCache::new(900), RevocationCache::new(900));
+        assert!(!a.is_revoked("s1"));
+        b.insert(["s1"], 0);
+        assert!(b.is_revoked("s1"));
+        assert!(!a.is_revoked("s1"));
     }
 }
