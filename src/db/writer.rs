@@ -448,6 +448,36 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_background_thread_copies_the_wal_into_the_database_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = db(&dir, Duration::from_secs(5));
+        let main = dir.path().join("w.db");
+        let size = || std::fs::metadata(&main).expect("db file").len();
+        let before = size();
+        for batch in 0..20 {
+            db.run_write(move |c| {
+                for v in 0..100 {
+                    c.batch_execute(&format!("INSERT INTO t (v) VALUES ({})", batch * 100 + v))?;
+                }
+                Ok(())
+            })
+            .await
+            .expect("write");
+        }
+        // The writer never checkpoints below its backstop, so only the background thread can
+        // have grown the main file.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while size() <= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the database file never grew: the WAL was not checkpointed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(count(&db), 2000);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_panicking_write_fails_alone_and_the_writer_carries_on() {
         let dir = tempfile::tempdir().expect("dir");
         let db = db(&dir, Duration::from_secs(5));
