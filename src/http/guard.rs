@@ -66,6 +66,12 @@ pub async fn resolve(req: &HttpRequest) -> Result<SessionUser, AuthError> {
     if let Some(settled) = settle_now(req) {
         return settled;
     }
+    resolve_by_refresh(req).await
+}
+
+/// The rest of [`resolve`] once [`settle_now`] has said the cookies need a refresh (the
+/// extractors call it directly, having asked already).
+async fn resolve_by_refresh(req: &HttpRequest) -> Result<SessionUser, AuthError> {
     let st = state(req)?;
     let user = from_cookies(req, &st, crate::db::now()).await?;
     // A second extractor on this request must not refresh the same cookie again.
@@ -171,9 +177,9 @@ impl FromRequest for CurrentUser {
             return Either::Left(ready(settled.map(CurrentUser).map_err(Into::into)));
         }
         let req = req.clone();
-        Either::Right(Box::pin(
-            async move { Ok(CurrentUser(resolve(&req).await?)) },
-        ))
+        Either::Right(Box::pin(async move {
+            Ok(CurrentUser(resolve_by_refresh(&req).await?))
+        }))
     }
 }
 
@@ -211,8 +217,8 @@ impl FromRequest for MaybeUser {
             return Either::Left(ready(Ok(MaybeUser(settled.ok()))));
         }
         let req = req.clone();
-        Either::Right(Box::pin(
-            async move { Ok(MaybeUser(resolve(&req).await.ok())) },
-        ))
+        Either::Right(Box::pin(async move {
+            Ok(MaybeUser(resolve_by_refresh(&req).await.ok()))
+        }))
     }
 }
