@@ -92,6 +92,7 @@ pub enum Backend {
 
 /// Opens connections itself so a failure reports the real cause (the stock manager's
 /// multi-backend `establish` replaces it with "invalid connection url").
+#[derive(Clone)]
 pub struct Manager {
     url: String,
     backend: Backend,
@@ -176,12 +177,10 @@ impl Db {
         };
         let writer = match backend {
             Backend::Sqlite => {
-                let own = Manager {
-                    url: url.clone(),
-                    backend,
-                };
-                let w = writer::Writer::start(own, queries.clone(), failures.clone())
-                    .map_err(|e| DbError::Unavailable(format!("cannot start the writer: {e}")))?;
+                let w = writer::Writer::start(manager.clone(), queries.clone(), failures.clone())
+                    .map_err(|e| {
+                    DbError::Unavailable(format!("cannot start the writer: {e}"))
+                })?;
                 Some(Arc::new(w))
             }
             Backend::Postgres => None,

@@ -95,10 +95,7 @@ impl Writer {
     ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
         let alive = Arc::new(());
-        let checkpointer = Manager {
-            url: manager.url.clone(),
-            backend: manager.backend,
-        };
+        let checkpointer = manager.clone();
         let watch = Arc::downgrade(&alive);
         let finish = Arc::new(AtomicBool::new(false));
         let asked = finish.clone();
