@@ -87,8 +87,11 @@ impl Application {
             source,
         })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-        let data = web::Data::new(state.clone());
+        let shared = state.clone();
         let server = HttpServer::new(move || {
+            // One `Data` per worker: handlers clone it on every request, and a count shared by
+            // all workers had every core writing the same cache line.
+            let data = web::Data::new(shared.clone());
             let mut app = App::new()
                 .app_data(data.clone())
                 .app_data(web::FormConfig::default().limit(16 * 1024))
