@@ -110,7 +110,14 @@ impl Lookup<'_> {
 /// Finds `name` among every `Cookie` header, byte-exact, with no decoding or trimming of names
 /// beyond the separator's spaces; invalid UTF-8 elsewhere in the header does not hide it.
 pub fn lookup<'a>(req: &'a HttpRequest, name: &str) -> Lookup<'a> {
-    let mut found = Lookup::Missing;
+    let [found] = lookups(req, [name]);
+    found
+}
+
+/// [`lookup`] for several names in one pass over the header (the guard wants two on every
+/// request).
+pub fn lookups<'a, const N: usize>(req: &'a HttpRequest, names: [&str; N]) -> [Lookup<'a>; N] {
+    let mut found = [const { Lookup::Missing }; N];
     for header in req.headers().get_all(COOKIE) {
         // memchr: this runs on every request, over a header mostly made of our own JWT.
         let bytes = header.as_bytes();
@@ -122,9 +129,9 @@ pub fn lookup<'a>(req: &'a HttpRequest, name: &str) -> Lookup<'a> {
             let Some(eq) = memchr::memchr(b'=', pair) else {
                 continue;
             };
-            if &pair[..eq] != name.as_bytes() {
+            let Some(i) = names.iter().position(|n| n.as_bytes() == &pair[..eq]) else {
                 continue;
-            }
+            };
             // Runs on every request: borrowing spares a copy of the JWT, and the strict check is
             // a fast path over what is nearly always ASCII.
             let raw = trim_ows(&pair[eq + 1..]);
@@ -132,7 +139,7 @@ pub fn lookup<'a>(req: &'a HttpRequest, name: &str) -> Lookup<'a> {
                 Ok(v) => Cow::Borrowed(v),
                 Err(_) => String::from_utf8_lossy(raw),
             };
-            found = match found {
+            found[i] = match found[i] {
                 Lookup::Missing => Lookup::One(value),
                 _ => Lookup::Duplicate,
             };
@@ -170,6 +177,11 @@ mod tests {
             .insert_header((COOKIE, "__Host-access=a; __Host-access=b"))
             .to_http_request();
         assert_eq!(lookup(&dup, "__Host-access"), Lookup::Duplicate);
+        assert_eq!(
+            lookups(&dup, ["__Host-refresh", "__Host-access"]),
+            [Lookup::Missing, Lookup::Duplicate],
+            "one pass answers for each name"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! A valid access token costs no database query. Rotated (or cleared) cookies are queued in the
 //! request's extensions and written by the frame middleware on the way out.
 
-use super::cookies::{lookup, Lookup};
+use super::cookies::{lookups, Lookup};
 use super::error::AppError;
 use super::state::AppState;
 use crate::auth::{AuthError, RefreshToken, SessionUser};
@@ -93,15 +93,14 @@ fn settle_now(req: &HttpRequest) -> Option<Result<SessionUser, AuthError>> {
     if via(req) == Via::Bearer {
         return Some(bearer(req, st, now));
     }
-    let token = match lookup(req, st.cookies.access) {
+    let [access, refresh] = lookups(req, [st.cookies.access, st.cookies.refresh]);
+    let token = match access {
         Lookup::One(token) => token,
         Lookup::Duplicate => return Some(Err(AuthError::InvalidToken)),
         Lookup::Missing => return None,
     };
     match st.auth.authenticate(&token, now) {
-        Ok(u) if !st.auth.wants_refresh(&u, now) => {
-            (lookup(req, st.cookies.refresh) != Lookup::Duplicate).then_some(Ok(u))
-        }
+        Ok(u) if !st.auth.wants_refresh(&u, now) => (refresh != Lookup::Duplicate).then_some(Ok(u)),
         _ => None,
     }
 }
@@ -121,7 +120,7 @@ async fn from_cookies(
     now: i64,
 ) -> Result<SessionUser, AuthError> {
     let names = &st.cookies;
-    let (access, refresh) = (lookup(req, names.access), lookup(req, names.refresh));
+    let [access, refresh] = lookups(req, [names.access, names.refresh]);
     if access == Lookup::Duplicate || refresh == Lookup::Duplicate {
         return Err(AuthError::InvalidToken);
     }
