@@ -7,12 +7,39 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::cell::RefCell;
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 thread_local! {
     /// Session tokens already computed on this thread: every signed-in page shows one in its
     /// sign-out form.
-    static MEMO: RefCell<ThreadMemo<Box<str>, String>> = RefCell::new(ThreadMemo::new());
+    static MEMO: RefCell<ThreadMemo<Box<str>, SessionCsrf>> = RefCell::new(ThreadMemo::new());
+}
+
+/// A signed-in session's CSRF token. Shared, not copied: every signed-in page shows it. Its
+/// text is always unpadded base64url (`A-Z a-z 0-9 - _`), which pages may embed unescaped.
+/// The default is the empty token, for pages that show no session form.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SessionCsrf(Arc<str>);
+
+impl SessionCsrf {
+    /// The token's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Redacted: a token must never reach a log line through a `{:?}`.
+impl std::fmt::Debug for SessionCsrf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionCsrf(..)")
+    }
+}
+
+impl std::fmt::Display for SessionCsrf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// Issues and checks CSRF tokens. Keys are held as HMAC states with the key already absorbed:
@@ -53,11 +80,11 @@ impl CsrfKey {
     }
 
     /// The token for forms of a signed-in session.
-    pub fn for_session(&self, session_id: &str) -> String {
+    pub fn for_session(&self, session_id: &str) -> SessionCsrf {
         if let Some(t) = MEMO.with(|m| m.borrow().get(self.owner, session_id).cloned()) {
             return t;
         }
-        let token = Self::mac(&self.keys[0], "session", session_id);
+        let token = SessionCsrf(Self::mac(&self.keys[0], "session", session_id).into());
         MEMO.with(|m| {
             m.borrow_mut()
                 .insert(self.owner, MEMO_CAPACITY, session_id.into(), token.clone())
@@ -105,10 +132,16 @@ mod tests {
     fn tokens_are_bound_and_kinds_do_not_mix() {
         let k = CsrfKey::new(b"0123456789abcdef0123456789abcdef!", &[]);
         let t = k.for_session("s1");
-        assert!(k.check_session("s1", &t));
-        assert!(!k.check_session("s2", &t));
+        let t = t.as_str();
         assert!(
-            !k.check_anonymous("s1", &t),
+            t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "pages embed it unescaped: {t}"
+        );
+        assert!(k.check_session("s1", t));
+        assert!(!k.check_session("s2", t));
+        assert!(
+            !k.check_anonymous("s1", t),
             "a session token is not an anonymous token"
         );
         assert!(!k.check_session("s1", ""));
@@ -124,6 +157,6 @@ mod tests {
             b"new-new-new-new-new-new-new-new-new",
             &[b"old-old-old-old-old-old-old-old-old".to_vec()],
         );
-        assert!(new.check_session("s", &old.for_session("s")));
+        assert!(new.check_session("s", old.for_session("s").as_str()));
     }
 }

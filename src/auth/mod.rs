@@ -25,7 +25,7 @@ pub use activity::ActivityBuffer;
 pub use admin::{
     AdminSession, AuditEntry, AuditFilter, Page, SessionFilter, UserDetail, UserSummary,
 };
-pub use csrf::CsrfKey;
+pub use csrf::{CsrfKey, SessionCsrf};
 pub use dashboard::{ActivityChart, ActivityPoint, Dashboard};
 pub use devices::{describe_device, DeviceSession, RevokedOwn};
 pub use error::AuthError;

@@ -337,7 +337,7 @@ on_both! {
             .send(
                 Method::POST,
                 "/api/auth/logout",
-                &[("x-csrf-token", &token)],
+                &[("x-csrf-token", token.as_str())],
                 None,
             )
             .await;
