@@ -326,5 +326,9 @@ impl r2d2::HandleError<diesel::r2d2::Error> for QuietErrors {
 
 /// Seconds since the Unix epoch, the unit of every stored time.
 pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    // SystemTime, not OffsetDateTime: every request asks, and only the seconds are wanted,
+    // not a calendar date. A clock before 1970 reads as 0.
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
