@@ -8,7 +8,7 @@ use crate::auth::AuthError;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::http::Method;
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 
@@ -54,6 +54,16 @@ pub async fn frame(
                         render_other(res.request(), res.status())
                     }
                 };
+                res.into_response(page)
+            }
+            // actix's own bare 405 for a known path gets the same page (or JSON) as any other
+            // failure, keeping its `Allow` header.
+            None if res.status() == StatusCode::METHOD_NOT_ALLOWED => {
+                let allow = res.headers().get(header::ALLOW).cloned();
+                let mut page = render_other(res.request(), res.status());
+                if let Some(allow) = allow {
+                    page.headers_mut().insert(header::ALLOW, allow);
+                }
                 res.into_response(page)
             }
             None => res,

@@ -1,62 +1,65 @@
 //! The route table: every URL, and (by its extractor) who may use it.
 //!
 //! `MaybeUser` anyone · `CurrentUser` signed in · `Admin` admins · `AnonForm` signed-out form.
+//!
+//! One resource per path, its methods inside: actix tries resources one by one, so a path
+//! listed once per method made every request behind it compare more patterns, and a wrong
+//! method on a known path answers 405 with an `Allow` header instead of 404. Every page also
+//! answers HEAD.
 
 use super::handlers::{account, admin, admin_actions, api, auth_pages, devices, pages};
-use actix_web::web;
+use actix_web::guard;
+use actix_web::web::{self, post, resource};
+use actix_web::Route;
+
+/// GET, and HEAD with it (HTTP requires both; actix sends HEAD the headers alone).
+fn get() -> Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg
         // anyone
-        .route("/", web::get().to(pages::home)) // MaybeUser
-        .route("/healthz", web::get().to(pages::healthz))
-        .route("/readyz", web::get().to(pages::readyz))
-        .route("/login", web::get().to(auth_pages::login_form)) // MaybeUser
-        .route("/login", web::post().to(auth_pages::login_submit)) // AnonForm
-        .route("/register", web::get().to(auth_pages::register_form))
-        .route("/register", web::post().to(auth_pages::register_submit)) // AnonForm
+        .service(resource("/").route(get().to(pages::home))) // MaybeUser
+        .service(resource("/healthz").route(get().to(pages::healthz)))
+        .service(resource("/readyz").route(get().to(pages::readyz)))
+        .service(
+            resource("/login")
+                .route(get().to(auth_pages::login_form)) // MaybeUser
+                .route(post().to(auth_pages::login_submit)), // AnonForm
+        )
+        .service(
+            resource("/register")
+                .route(get().to(auth_pages::register_form))
+                .route(post().to(auth_pages::register_submit)), // AnonForm
+        )
         // signed in
-        .route("/logout", web::post().to(auth_pages::logout)) // SessionForm
-        .route("/account", web::get().to(account::account)) // CurrentUser
-        .route(
-            "/account/password",
-            web::post().to(account::change_password),
+        .service(resource("/logout").route(post().to(auth_pages::logout))) // SessionForm
+        .service(resource("/account").route(get().to(account::account))) // CurrentUser
+        .service(resource("/account/password").route(post().to(account::change_password))) // SessionForm
+        .service(resource("/account/sessions").route(get().to(devices::list))) // CurrentUser
+        .service(
+            resource("/account/sessions/revoke-others").route(post().to(devices::revoke_others)),
         ) // SessionForm
-        .route("/account/sessions", web::get().to(devices::list)) // CurrentUser
-        .route(
-            "/account/sessions/revoke-others",
-            web::post().to(devices::revoke_others),
-        ) // SessionForm
-        .route(
-            "/account/sessions/{id}/revoke",
-            web::post().to(devices::revoke),
-        ) // SessionForm
+        .service(resource("/account/sessions/{id}/revoke").route(post().to(devices::revoke))) // SessionForm
         // admins (the Admin extractor re-checks the role in the database)
-        .route("/admin", web::get().to(admin::dashboard)) // Admin
-        .route("/admin/users", web::get().to(admin::users)) // Admin
-        .route("/admin/users/{id}", web::get().to(admin::user)) // Admin
-        .route("/admin/sessions", web::get().to(admin::sessions)) // Admin
-        .route("/admin/audit", web::get().to(admin::audit)) // Admin
-        .route(
-            "/admin/sessions/{id}/revoke",
-            web::post().to(admin_actions::revoke_session),
+        .service(resource("/admin").route(get().to(admin::dashboard))) // Admin
+        .service(resource("/admin/users").route(get().to(admin::users))) // Admin
+        .service(resource("/admin/users/{id}").route(get().to(admin::user))) // Admin
+        .service(resource("/admin/sessions").route(get().to(admin::sessions))) // Admin
+        .service(resource("/admin/audit").route(get().to(admin::audit))) // Admin
+        .service(
+            resource("/admin/sessions/{id}/revoke").route(post().to(admin_actions::revoke_session)),
         ) // Admin + SessionForm
-        .route(
-            "/admin/users/{id}/revoke-all",
-            web::post().to(admin_actions::revoke_all),
+        .service(
+            resource("/admin/users/{id}/revoke-all").route(post().to(admin_actions::revoke_all)),
         ) // Admin + SessionForm
-        .route(
-            "/admin/users/{id}/disable",
-            web::post().to(admin_actions::disable),
-        ) // Admin + SessionForm
-        .route(
-            "/admin/users/{id}/enable",
-            web::post().to(admin_actions::enable),
-        ) // Admin + SessionForm
+        .service(resource("/admin/users/{id}/disable").route(post().to(admin_actions::disable))) // Admin + SessionForm
+        .service(resource("/admin/users/{id}/enable").route(post().to(admin_actions::enable))) // Admin + SessionForm
         // JSON API
-        .route("/api/auth/token", web::post().to(api::token))
-        .route("/api/auth/refresh", web::post().to(api::refresh))
-        .route("/api/auth/logout", web::post().to(api::logout)) // CurrentUser
-        .route("/api/me", web::get().to(api::me)); // CurrentUser
+        .service(resource("/api/auth/token").route(post().to(api::token)))
+        .service(resource("/api/auth/refresh").route(post().to(api::refresh)))
+        .service(resource("/api/auth/logout").route(post().to(api::logout))) // CurrentUser
+        .service(resource("/api/me").route(get().to(api::me))); // CurrentUser
 }

@@ -345,6 +345,38 @@ on_both! {
 }
 
 on_both! {
+    async fn a_wrong_method_is_405_with_allow_and_every_page_answers_head(store) {
+        let app = TestApp::on(store).await;
+        let b = app.signed_in("ann@example.com").await;
+        // Typed into the address bar: signing out takes a POST, so nothing is signed out.
+        let res = b.get("/logout").await;
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(res.headers()["allow"], "POST");
+        assert!(res.text().await.unwrap().contains("That method is not allowed here."));
+        assert_eq!(
+            app.count("SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL"),
+            1
+        );
+        let res = b.send(reqwest::Method::DELETE, "/account", &[], None).await;
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(res.headers()["allow"], "GET, HEAD");
+
+        let full = b.get("/account").await;
+        assert_eq!(full.status(), StatusCode::OK);
+        let length = full.text().await.unwrap().len();
+        let head = b.send(reqwest::Method::HEAD, "/account", &[], None).await;
+        assert_eq!(head.status(), StatusCode::OK);
+        assert_eq!(head.headers()["content-length"], length.to_string().as_str());
+        assert!(head.bytes().await.unwrap().is_empty());
+
+        let api = app.browser().get("/api/auth/token").await;
+        assert_eq!(api.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let body: serde_json::Value = api.json().await.unwrap();
+        assert_eq!(body["code"], "METHOD_NOT_ALLOWED");
+    }
+}
+
+on_both! {
     async fn every_page_sends_a_csp_without_inline_script_and_forbids_framing(store) {
         let app = TestApp::on(store).await;
         for path in ["/", "/login", "/register", "/nope"] {
