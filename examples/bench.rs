@@ -165,7 +165,26 @@ struct Wrk {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// CPU time per request, µs: the server's user and system time, then wrk's.
+    cpu: [f64; 4],
 }
+
+/// Clock ticks of a process from `/proc/<pid>/stat`: user and system time, then those of its
+/// waited-for children (fields 14–17; the name before them may contain spaces).
+fn ticks(pid: &str) -> [u64; 4] {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let f: Vec<u64> = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    std::array::from_fn(|i| f.get(i).copied().unwrap_or(0))
+}
+
+/// `/proc` counts in USER_HZ, which Linux fixes at 100 per second for this interface.
+const TICK_US: f64 = 10_000.0;
 
 fn parse_ms(s: &str) -> f64 {
     let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len()));
@@ -178,7 +197,9 @@ fn parse_ms(s: &str) -> f64 {
     }
 }
 
-fn wrk(url: &str, conns: u32, secs: u32, headers: &[String]) -> Wrk {
+/// Runs wrk against the server `server_pid`, accounting the CPU time both spent.
+fn wrk(server_pid: u32, url: &str, conns: u32, secs: u32, headers: &[String]) -> Wrk {
+    let (server0, me0) = (ticks(&server_pid.to_string()), ticks("self"));
     let mut cmd = Command::new("wrk");
     cmd.args([
         "-t2",
@@ -200,7 +221,20 @@ fn wrk(url: &str, conns: u32, secs: u32, headers: &[String]) -> Wrk {
     };
     let non2xx = field("Non-2xx or 3xx responses:").unwrap_or_default();
     assert!(non2xx.is_empty(), "wrk saw errors on {url}: {text}");
+    let (server1, me1) = (ticks(&server_pid.to_string()), ticks("self"));
+    let requests: f64 = text
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in ")?.0.parse().ok())
+        .unwrap_or(f64::NAN);
+    let per_request = |a: u64, b: u64| (b.saturating_sub(a)) as f64 * TICK_US / requests;
     Wrk {
+        cpu: [
+            per_request(server0[0], server1[0]),
+            per_request(server0[1], server1[1]),
+            // wrk has been waited for: it is in this process's children's times.
+            per_request(me0[2], me1[2]),
+            per_request(me0[3], me1[3]),
+        ],
         rps: field("Requests/sec:")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0.0),
@@ -406,8 +440,9 @@ async fn main() {
         let each = (secs as u32 / 2).max(2);
         let mut pairs = Vec::new();
         for _ in 0..rounds {
-            let health = wrk(&format!("{}/healthz", server.base), 16, each, &[]);
+            let health = wrk(pid, &format!("{}/healthz", server.base), 16, each, &[]);
             let page = wrk(
+                pid,
                 &format!("{}/account", server.base),
                 16,
                 each,
@@ -425,6 +460,32 @@ async fn main() {
             );
             pairs.push((health, page));
         }
+        // Where the page's extra time goes: both share the machine's two cores, so every
+        // microsecond of CPU per request, the server's or wrk's, user or kernel, costs throughput.
+        let median = |f: &dyn Fn(&Wrk) -> f64, page: bool| {
+            let mut v: Vec<f64> = pairs
+                .iter()
+                .map(|(h, p)| f(if page { p } else { h }))
+                .collect();
+            percentile(&mut v, 0.5)
+        };
+        let cpu = |page: bool| -> [f64; 4] { std::array::from_fn(|i| median(&|w| w.cpu[i], page)) };
+        let (h, p) = (cpu(false), cpu(true));
+        let extra = |i: usize| p[i] - h[i];
+        println!(
+            "     CPU µs per request (medians): /healthz server {:.2} user + {:.2} kernel, wrk {:.2} + {:.2} = {:.2} | /account server {:.2} + {:.2}, wrk {:.2} + {:.2} = {:.2}",
+            h[0], h[1], h[2], h[3], h.iter().sum::<f64>(),
+            p[0], p[1], p[2], p[3], p.iter().sum::<f64>(),
+        );
+        println!(
+            "     the page's extra {:.2} µs: server user {:.2} (session check and render), kernel {:.2} (server {:.2}, wrk {:.2}), wrk user {:.2}",
+            p.iter().sum::<f64>() - h.iter().sum::<f64>(),
+            extra(0),
+            extra(1) + extra(3),
+            extra(1),
+            extra(3),
+            extra(2),
+        );
         let mut ratios: Vec<f64> = pairs.iter().map(|(h, p)| p.rps / h.rps).collect();
         let ratio = percentile(&mut ratios, 0.5);
         let (lo, hi) = (ratios[0], ratios[ratios.len() - 1]);
@@ -485,7 +546,7 @@ async fn main() {
         }
         let (base, c2) = (server.base.clone(), cookie.clone());
         let during = tokio::task::spawn_blocking(move || {
-            wrk(&format!("{base}/account"), 16, secs as u32, &[c2])
+            wrk(pid, &format!("{base}/account"), 16, secs as u32, &[c2])
         })
         .await
         .unwrap();
@@ -508,7 +569,7 @@ async fn main() {
     if wants("memory") {
         // Memory under 256 connections.
         let (base, c3) = (server.base.clone(), cookie.clone());
-        let load = std::thread::spawn(move || wrk(&format!("{base}/account"), 256, 5, &[c3]));
+        let load = std::thread::spawn(move || wrk(pid, &format!("{base}/account"), 256, 5, &[c3]));
         let mut peak = 0;
         while !load.is_finished() {
             peak = peak.max(rss_kb(pid));
