@@ -243,6 +243,19 @@ fn wrk(server_pid: u32, url: &str, conns: u32, secs: u32, headers: &[String]) ->
     }
 }
 
+/// `1000000` as `1,000,000`, as the labels write 1,000.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn percentile(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v.get(((v.len() as f64 - 1.0) * p).round() as usize)
@@ -589,13 +602,14 @@ async fn main() {
         // A fresh client: wrk's 256 connections may have outlived the old one's pooled sockets.
         let admin_pair = sign_in(&reqwest::Client::new(), &server.base, &emails[0]).await;
         let small = scale_figures(&server.base, &admin_pair, tokens[128..].to_vec()).await;
-        println!("     seeding {big} sessions …");
+        let label_n = thousands(big);
+        println!("     seeding {label_n} sessions …");
         let t0 = Instant::now();
         let more = seed_sessions(&db, &user_ids, big.saturating_sub(1000));
         println!("     seeded in {:.0} s", t0.elapsed().as_secs_f64());
         let large = scale_figures(&server.base, &admin_pair, more).await;
         for ((name, a), (_, b)) in small.iter().zip(large.iter()) {
-            let label = format!("{name}: {big} vs 1,000 sessions (p50)");
+            let label = format!("{name}: {label_n} vs 1,000 sessions (p50)");
             if a.is_nan() || b.is_nan() {
                 r.skip(&label, "page not available");
                 continue;
