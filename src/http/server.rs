@@ -200,40 +200,44 @@ fn static_dir() -> String {
 
 fn spawn_revocation_sync(auth: Weak<AuthService>, bound: Duration) {
     let every = (bound / 2).max(Duration::from_millis(200));
-    tokio::spawn(async move {
-        // `build` has just synced, so the first tick is one interval away.
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let Some(auth) = auth.upgrade() else { break };
-            if let Err(e) = auth.revocations.sync_now(&auth.db).await {
-                log::warn!("revocation sync failed: {e}");
-            }
-            // Riding on the same tick keeps activity counting off the request path.
-            if let Err(e) = auth.flush_activity().await {
-                log::warn!("activity counts not written yet: {e}");
-            }
+    spawn_every(auth, every, |auth| async move {
+        if let Err(e) = auth.revocations.sync_now(&auth.db).await {
+            log::warn!("revocation sync failed: {e}");
+        }
+        // Riding on the same tick keeps activity counting off the request path.
+        if let Err(e) = auth.flush_activity().await {
+            log::warn!("activity counts not written yet: {e}");
         }
     });
 }
 
 /// Keeps the active-sessions gauge fresh without counting rows on every scrape.
 fn spawn_session_count(auth: Weak<AuthService>, every: Duration) {
-    let every = every.max(Duration::from_secs(1));
+    spawn_every(auth, every.max(Duration::from_secs(1)), |auth| async move {
+        match auth.count_live_sessions_now().await {
+            Ok(counted) => auth
+                .metrics
+                .set_active_sessions(counted.value.max(0) as u64),
+            Err(e) => log::debug!("active-session count skipped: {e}"),
+        }
+    });
+}
+
+/// Runs `job` every `every` until the service is dropped (the server has stopped). Start-up
+/// has just done each job once, so the first run is one interval away; a slow run delays the
+/// next rather than bunching them up.
+fn spawn_every<F, Fut>(auth: Weak<AuthService>, every: Duration, job: F)
+where
+    F: Fn(Arc<AuthService>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     tokio::spawn(async move {
-        // Start-up has just counted.
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             let Some(auth) = auth.upgrade() else { break };
-            match auth.count_live_sessions_now().await {
-                Ok(counted) => auth
-                    .metrics
-                    .set_active_sessions(counted.value.max(0) as u64),
-                Err(e) => log::debug!("active-session count skipped: {e}"),
-            }
+            job(auth).await;
         }
     });
 }
