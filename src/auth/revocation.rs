@@ -5,30 +5,18 @@
 //! revoked ids from the database every `LATCHKEY_REVOCATION_SYNC / 2`, so a revocation reaches
 //! all instances within that bound. Older entries are dropped: their access tokens have expired.
 
-use super::thread_memo::{new_owner, ThreadMemo};
 use crate::db::{sessions, Db, DbError};
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::RwLock;
 
-thread_local! {
-    /// Sessions this worker found not revoked, each with the generation it checked in.
-    static CLEARED: RefCell<ThreadMemo<Box<str>, u64>> = RefCell::new(ThreadMemo::new());
-}
-
-/// How many "not revoked" answers a worker remembers.
-const CLEARED_CAPACITY: usize = 8192;
-
 /// Ids of recently revoked sessions, shared by all workers of one instance.
 pub struct RevocationCache {
     revoked: RwLock<HashMap<String, i64>>,
-    /// Bumped after every id added: a worker's remembered "not revoked" answer holds only in
-    /// the generation it was made in. Taking the read lock on every request had both cores
-    /// write its lock word; this counter is only read between revocations.
+    /// Bumped after every id added: a remembered "not revoked" answer holds only in the
+    /// generation it was made in. Taking the read lock on every request had both cores write
+    /// its lock word; this counter is only read between revocations.
     generation: AtomicU64,
-    /// Which thread memo entries are this cache's.
-    owner: u64,
     /// Start time of the last successful sync, epoch seconds (0 before the first).
     synced_from: AtomicI64,
     /// How long an entry matters: access TTL + leeway + slack.
@@ -44,33 +32,25 @@ impl RevocationCache {
         Self {
             revoked: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
-            owner: new_owner(),
             synced_from: AtomicI64::new(0),
             horizon: horizon_secs,
         }
     }
 
-    /// Whether a session was revoked: the hot-path check. A worker that found the session not
-    /// revoked, with no revocation since, answers from its own memo without the lock.
+    /// The current generation. Read it before [`Self::is_revoked`]: a "not revoked" answer
+    /// then holds for as long as the generation stays the same (Acquire: an id added before
+    /// the bump read here is visible to that check).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Whether a session was revoked (under the read lock; callers remember a "no" per
+    /// generation, see [`Self::generation`]).
     pub fn is_revoked(&self, session_id: &str) -> bool {
-        // Acquire: an id added before the bump we read is visible under the lock below.
-        let generation = self.generation.load(Ordering::Acquire);
-        let cleared = CLEARED.with(|m| m.borrow().get(self.owner, session_id) == Some(&generation));
-        if cleared {
-            return false;
-        }
-        let revoked = self
-            .revoked
+        self.revoked
             .read()
             .map(|m| m.contains_key(session_id))
-            .unwrap_or(true);
-        if !revoked {
-            CLEARED.with(|m| {
-                m.borrow_mut()
-                    .insert(self.owner, CLEARED_CAPACITY, session_id.into(), generation)
-            });
-        }
-        revoked
+            .unwrap_or(true)
     }
 
     /// Records revocations made by this instance.
@@ -130,21 +110,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_revocation_overrides_a_remembered_not_revoked_at_once() {
+    fn a_revocation_is_seen_at_once_and_bumps_the_generation() {
         let cache = RevocationCache::new(900);
+        let before = cache.generation();
         assert!(!cache.is_revoked("s1"));
-        assert!(!cache.is_revoked("s1"), "answered from the worker's memo");
         cache.insert(["s1"], 0);
         assert!(cache.is_revoked("s1"));
         assert!(!cache.is_revoked("s2"));
-    }
-
-    #[test]
-    fn two_caches_on_one_thread_keep_their_answers_apart() {
-        let (a, b) = (RevocationCache::new(900), RevocationCache::new(900));
-        assert!(!a.is_revoked("s1"));
-        b.insert(["s1"], 0);
-        assert!(b.is_revoked("s1"));
-        assert!(!a.is_revoked("s1"));
+        assert_ne!(
+            cache.generation(),
+            before,
+            "remembered answers must be re-checked"
+        );
     }
 }

@@ -263,15 +263,20 @@ impl AuthService {
 
     /// Checks an access token without touching the database: signature, claims, revocation.
     pub fn authenticate(&self, token: &str, now: i64) -> Result<SessionUser, AuthError> {
-        if let Some(user) = self.verified.get(token) {
+        // Read first: a revocation after this read bumps it, so the next request re-checks.
+        let generation = self.revocations.generation();
+        if let Some((user, cleared_in)) = self.verified.get(token) {
             // Same rule as the full verification: expired once `exp` is past by the leeway.
             if user.access_expires_at < now - self.keys.leeway() {
                 return Err(AuthError::TokenExpired {
                     expired_at: user.access_expires_at,
                 });
             }
-            if self.revocations.is_revoked(user.session_id.as_str()) {
-                return Err(AuthError::SessionRevoked);
+            if cleared_in != generation {
+                if self.revocations.is_revoked(user.session_id.as_str()) {
+                    return Err(AuthError::SessionRevoked);
+                }
+                self.verified.cleared(token, generation);
             }
             return Ok(user);
         }
@@ -290,7 +295,7 @@ impl AuthService {
             role: claims.role,
             access_expires_at: claims.exp,
         };
-        self.verified.insert(token, &user);
+        self.verified.insert(token, &user, generation);
         Ok(user)
     }
 

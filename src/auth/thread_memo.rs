@@ -42,6 +42,18 @@ impl<K: Hash + Eq, V> ThreadMemo<K, V> {
         self.map.get(key)
     }
 
+    /// The value stored for `key` by `owner`, to update in place.
+    pub(super) fn get_mut<Q>(&mut self, owner: u64, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if self.owner != owner {
+            return None;
+        }
+        self.map.get_mut(key)
+    }
+
     /// Stores a value for `owner`. A full memo, or one filled for another owner, starts over:
     /// the cost is one recomputation per live key.
     pub(super) fn insert(&mut self, owner: u64, capacity: usize, key: K, value: V) {

@@ -4,7 +4,8 @@
 //! than all of actix's own work on a request; browsers send the same access cookie on every
 //! request for its whole lifetime. Only tokens that passed full verification are stored, and a
 //! hit requires the exact bytes, so a forged token can never hit; expiry is re-checked against
-//! the stored `exp` on every use, and revocation is checked by the caller every time.
+//! the stored `exp` on every use. Each entry also remembers the revocation generation in which
+//! its session was last found not revoked, so the caller re-checks revocation only after one.
 //!
 //! Each worker thread keeps its own memo (see [`super::thread_memo`]): a token is verified once
 //! per worker, and the lookup takes no lock.
@@ -14,11 +15,11 @@ use super::SessionUser;
 use std::cell::RefCell;
 
 /// How many trailing bytes of a token index the memo.
-const KEY_LEN: usize = 32;
+const KEY_LEN: usize = 16;
 
 /// The index of a token: its last bytes, which are its signature. A genuine token's signature
-/// is an HMAC output, so these bytes spread entries evenly while hashing a tenth of the token;
-/// a lookup still compares the whole token.
+/// is an HMAC output, so these bytes spread entries evenly, and sixteen of them take foldhash's
+/// short path (thirty-two took its long one); a lookup still compares the whole token.
 type Key = [u8; KEY_LEN];
 
 fn key(token: &str) -> Key {
@@ -30,8 +31,14 @@ fn key(token: &str) -> Key {
 }
 
 thread_local! {
-    static MEMO: RefCell<ThreadMemo<Key, (Box<str>, SessionUser)>> =
-        RefCell::new(ThreadMemo::new());
+    static MEMO: RefCell<ThreadMemo<Key, Entry>> = RefCell::new(ThreadMemo::new());
+}
+
+/// A verified token, its user, and the revocation generation it was last cleared in.
+struct Entry {
+    token: Box<str>,
+    user: SessionUser,
+    cleared_in: u64,
 }
 
 /// Verified tokens and the user each one names.
@@ -49,25 +56,38 @@ impl VerifiedTokens {
         }
     }
 
-    /// The user of a token verified before on this thread, if it is stored.
-    pub fn get(&self, token: &str) -> Option<SessionUser> {
+    /// The user of a token verified before on this thread, if it is stored, with the
+    /// revocation generation in which its session was last found not revoked.
+    pub fn get(&self, token: &str) -> Option<(SessionUser, u64)> {
         MEMO.with(|m| {
             let m = m.borrow();
-            let (stored, user) = m.get(self.owner, &key(token))?;
-            (**stored == *token).then(|| user.clone())
+            let e = m.get(self.owner, &key(token))?;
+            (*e.token == *token).then(|| (e.user.clone(), e.cleared_in))
         })
     }
 
-    /// Stores a token that has just passed full verification. No attacker can grow the memo:
-    /// only genuine tokens enter.
-    pub fn insert(&self, token: &str, user: &SessionUser) {
+    /// Records that the token's session was found not revoked in `generation`.
+    pub fn cleared(&self, token: &str, generation: u64) {
         MEMO.with(|m| {
-            m.borrow_mut().insert(
-                self.owner,
-                self.capacity,
-                key(token),
-                (token.into(), user.clone()),
-            )
+            if let Some(e) = m.borrow_mut().get_mut(self.owner, &key(token)) {
+                if *e.token == *token {
+                    e.cleared_in = generation;
+                }
+            }
+        });
+    }
+
+    /// Stores a token that has just passed full verification, its session found not revoked
+    /// in `generation`. No attacker can grow the memo: only genuine tokens enter.
+    pub fn insert(&self, token: &str, user: &SessionUser, generation: u64) {
+        let entry = Entry {
+            token: token.into(),
+            user: user.clone(),
+            cleared_in: generation,
+        };
+        MEMO.with(|m| {
+            m.borrow_mut()
+                .insert(self.owner, self.capacity, key(token), entry)
         });
     }
 }
@@ -92,8 +112,13 @@ mod tests {
         let memo = VerifiedTokens::new(8);
         let u = user();
         let token = format!("header.payload.{}", "s".repeat(43));
-        memo.insert(&token, &u);
-        assert_eq!(memo.get(&token).map(|x| x.session_id), Some(u.session_id));
+        memo.insert(&token, &u, 7);
+        assert_eq!(
+            memo.get(&token).map(|(x, g)| (x.session_id, g)),
+            Some((u.session_id, 7))
+        );
+        memo.cleared(&token, 8);
+        assert_eq!(memo.get(&token).map(|(_, g)| g), Some(8));
         // Same signature bytes, different payload: a forgery reusing a genuine signature.
         let forged = format!("header.forged.{}", "s".repeat(43));
         assert!(memo.get(&forged).is_none());
@@ -105,7 +130,7 @@ mod tests {
         let memo = VerifiedTokens::new(2);
         let tokens: Vec<String> = (0..3).map(|i| format!("h.p.{i:0>40}")).collect();
         for t in &tokens {
-            memo.insert(t, &user());
+            memo.insert(t, &user(), 0);
         }
         assert!(memo.get(&tokens[0]).is_none());
         assert!(memo.get(&tokens[2]).is_some());
