@@ -262,7 +262,9 @@ impl AuthService {
     }
 
     /// Checks an access token without touching the database: signature, claims, revocation.
-    pub fn authenticate(&self, token: &str, now: i64) -> Result<SessionUser, AuthError> {
+    /// `token` is the bytes as presented: a token verified before is recognised without
+    /// decoding them, and one that is not UTF-8 is simply invalid.
+    pub fn authenticate(&self, token: &[u8], now: i64) -> Result<SessionUser, AuthError> {
         // Read first: a revocation after this read bumps it, so the next request re-checks.
         let generation = self.revocations.generation();
         if let Some((user, cleared_in)) = self.verified.get(token) {
@@ -280,6 +282,7 @@ impl AuthService {
             }
             return Ok(user);
         }
+        let token = std::str::from_utf8(token).map_err(|_| AuthError::InvalidToken)?;
         let claims = self.keys.verify(token, now).map_err(|e| match e {
             AccessError::Expired { expired_at } => AuthError::TokenExpired { expired_at },
             AccessError::Invalid => AuthError::InvalidToken,

@@ -22,8 +22,8 @@ const KEY_LEN: usize = 16;
 /// short path (thirty-two took its long one); a lookup still compares the whole token.
 type Key = [u8; KEY_LEN];
 
-fn key(token: &str) -> Key {
-    let bytes = token.as_bytes();
+fn key(token: &[u8]) -> Key {
+    let bytes = token;
     let tail = &bytes[bytes.len().saturating_sub(KEY_LEN)..];
     let mut k = [0; KEY_LEN];
     k[..tail.len()].copy_from_slice(tail);
@@ -58,19 +58,19 @@ impl VerifiedTokens {
 
     /// The user of a token verified before on this thread, if it is stored, with the
     /// revocation generation in which its session was last found not revoked.
-    pub fn get(&self, token: &str) -> Option<(SessionUser, u64)> {
+    pub fn get(&self, token: &[u8]) -> Option<(SessionUser, u64)> {
         MEMO.with(|m| {
             let m = m.borrow();
             let e = m.get(self.owner, &key(token))?;
-            (*e.token == *token).then(|| (e.user.clone(), e.cleared_in))
+            (e.token.as_bytes() == token).then(|| (e.user.clone(), e.cleared_in))
         })
     }
 
     /// Records that the token's session was found not revoked in `generation`.
-    pub fn cleared(&self, token: &str, generation: u64) {
+    pub fn cleared(&self, token: &[u8], generation: u64) {
         MEMO.with(|m| {
             if let Some(e) = m.borrow_mut().get_mut(self.owner, &key(token)) {
-                if *e.token == *token {
+                if e.token.as_bytes() == token {
                     e.cleared_in = generation;
                 }
             }
@@ -87,7 +87,7 @@ impl VerifiedTokens {
         };
         MEMO.with(|m| {
             m.borrow_mut()
-                .insert(self.owner, self.capacity, key(token), entry)
+                .insert(self.owner, self.capacity, key(token.as_bytes()), entry)
         });
     }
 }
@@ -114,15 +114,15 @@ mod tests {
         let token = format!("header.payload.{}", "s".repeat(43));
         memo.insert(&token, &u, 7);
         assert_eq!(
-            memo.get(&token).map(|(x, g)| (x.session_id, g)),
+            memo.get(token.as_bytes()).map(|(x, g)| (x.session_id, g)),
             Some((u.session_id, 7))
         );
-        memo.cleared(&token, 8);
-        assert_eq!(memo.get(&token).map(|(_, g)| g), Some(8));
+        memo.cleared(token.as_bytes(), 8);
+        assert_eq!(memo.get(token.as_bytes()).map(|(_, g)| g), Some(8));
         // Same signature bytes, different payload: a forgery reusing a genuine signature.
         let forged = format!("header.forged.{}", "s".repeat(43));
-        assert!(memo.get(&forged).is_none());
-        assert!(memo.get("short").is_none());
+        assert!(memo.get(forged.as_bytes()).is_none());
+        assert!(memo.get(b"short").is_none());
     }
 
     #[test]
@@ -132,7 +132,7 @@ mod tests {
         for t in &tokens {
             memo.insert(t, &user(), 0);
         }
-        assert!(memo.get(&tokens[0]).is_none());
-        assert!(memo.get(&tokens[2]).is_some());
+        assert!(memo.get(tokens[0].as_bytes()).is_none());
+        assert!(memo.get(tokens[2].as_bytes()).is_some());
     }
 }

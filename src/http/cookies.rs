@@ -91,19 +91,26 @@ impl CookieNames {
 pub enum Lookup<'a> {
     /// Not present.
     Missing,
-    /// Present once (borrowed from the header unless it had to be repaired as UTF-8).
-    One(Cow<'a, str>),
+    /// Present once: the value's bytes, borrowed from the header. They are decoded only when
+    /// asked for: the access token's memo hit needs no decoding at all.
+    One(&'a [u8]),
     /// Present more than once: refused, since which one the browser meant is unknowable.
     Duplicate,
 }
 
-impl Lookup<'_> {
-    /// The value when present exactly once.
-    pub fn value(&self) -> Option<&str> {
+impl<'a> Lookup<'a> {
+    /// The value's bytes when present exactly once.
+    pub fn raw(&self) -> Option<&'a [u8]> {
         match self {
             Lookup::One(v) => Some(v),
             _ => None,
         }
+    }
+
+    /// The value as text when present exactly once (invalid UTF-8 repaired, so it simply
+    /// fails whatever check comes next).
+    pub fn value(&self) -> Option<Cow<'a, str>> {
+        self.raw().map(String::from_utf8_lossy)
     }
 }
 
@@ -132,13 +139,7 @@ pub fn lookups<'a, const N: usize>(req: &'a HttpRequest, names: [&str; N]) -> [L
             let Some(i) = names.iter().position(|n| n.as_bytes() == &pair[..eq]) else {
                 continue;
             };
-            // Runs on every request: borrowing spares a copy of the JWT, and the strict check is
-            // a fast path over what is nearly always ASCII.
-            let raw = trim_ows(&pair[eq + 1..]);
-            let value = match std::str::from_utf8(raw) {
-                Ok(v) => Cow::Borrowed(v),
-                Err(_) => String::from_utf8_lossy(raw),
-            };
+            let value = trim_ows(&pair[eq + 1..]);
             found[i] = match found[i] {
                 Lookup::Missing => Lookup::One(value),
                 _ => Lookup::Duplicate,
@@ -171,7 +172,7 @@ mod tests {
                 "a=1; __Host-access=tok; %5F_Host-refresh=x; __host-refresh=y",
             ))
             .to_http_request();
-        assert_eq!(lookup(&req, "__Host-access"), Lookup::One("tok".into()));
+        assert_eq!(lookup(&req, "__Host-access"), Lookup::One(b"tok"));
         assert_eq!(lookup(&req, "__Host-refresh"), Lookup::Missing);
         let dup = TestRequest::default()
             .insert_header((COOKIE, "__Host-access=a; __Host-access=b"))
@@ -191,7 +192,7 @@ mod tests {
         let req = TestRequest::default()
             .insert_header((COOKIE, value))
             .to_http_request();
-        assert_eq!(lookup(&req, "access"), Lookup::One("tok".into()));
+        assert_eq!(lookup(&req, "access").value().as_deref(), Some("tok"));
     }
 
     #[test]

@@ -76,7 +76,9 @@ impl<T: DeserializeOwned + CsrfCarrier + 'static> FromRequest for AnonForm<T> {
                 .ok_or(AppError(AuthError::CsrfFailed))?;
             let secret = lookup(&req, st.cookies.csrf);
             match secret.value() {
-                Some(s) if st.auth.csrf.check_anonymous(s, form.csrf_token()) => Ok(AnonForm(form)),
+                Some(s) if st.auth.csrf.check_anonymous(&s, form.csrf_token()) => {
+                    Ok(AnonForm(form))
+                }
                 _ => Err(AuthError::CsrfFailed.into()),
             }
         })

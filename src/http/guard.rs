@@ -99,7 +99,7 @@ fn settle_now(req: &HttpRequest) -> Option<Result<SessionUser, AuthError>> {
         Lookup::Duplicate => return Some(Err(AuthError::InvalidToken)),
         Lookup::Missing => return None,
     };
-    match st.auth.authenticate(&token, now) {
+    match st.auth.authenticate(token, now) {
         Ok(u) if !st.auth.wants_refresh(&u, now) => (refresh != Lookup::Duplicate).then_some(Ok(u)),
         _ => None,
     }
@@ -111,7 +111,7 @@ fn bearer(req: &HttpRequest, st: &AppState, now: i64) -> Result<SessionUser, Aut
         return Err(AuthError::InvalidToken);
     };
     let bearer = Bearer::parse(value).map_err(|_| AuthError::InvalidToken)?;
-    st.auth.authenticate(bearer.token().trim(), now)
+    st.auth.authenticate(bearer.token().trim().as_bytes(), now)
 }
 
 async fn from_cookies(
@@ -126,7 +126,7 @@ async fn from_cookies(
     }
     let mut still_valid = None;
     let mut why_not = AuthError::NoToken;
-    if let Some(token) = access.value() {
+    if let Some(token) = access.raw() {
         match st.auth.authenticate(token, now) {
             Ok(u) if !st.auth.wants_refresh(&u, now) => return Ok(u),
             Ok(u) => still_valid = Some(u),
@@ -142,7 +142,7 @@ async fn from_cookies(
         }
         return Err(why_not);
     };
-    let Some(token) = RefreshToken::parse(raw) else {
+    let Some(token) = RefreshToken::parse(&raw) else {
         push_cookies(req, names.clear_session());
         return Err(AuthError::SessionExpired);
     };

@@ -96,6 +96,7 @@ on_both! {
             ("two access cookies", format!("__Host-access={access}; __Host-access={access}").into_bytes()),
             ("two refresh cookies", format!("__Host-refresh={refresh}; __Host-refresh={refresh}").into_bytes()),
             ("a valid access cookie and a second refresh", format!("__Host-access={access}; __Host-refresh=x; __Host-refresh={refresh}").into_bytes()),
+            ("an access cookie that is not UTF-8", b"__Host-access=eyJ\xff\xfe.eyJ.sig".to_vec()),
         ] {
             let a = me_with_cookie(&app, header).await;
             assert_eq!((a.status, a.code().as_deref()), (StatusCode::UNAUTHORIZED, Some("INVALID_TOKEN")), "{what}");

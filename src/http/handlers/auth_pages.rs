@@ -120,7 +120,7 @@ pub async fn login_submit(
     let client = client_info(&req, &st.trusted_proxies);
     let presented = lookup(&req, st.cookies.refresh)
         .value()
-        .and_then(RefreshToken::parse);
+        .and_then(|v| RefreshToken::parse(&v));
     match st
         .auth
         .login(&form.email, &form.password, &client, presented)
