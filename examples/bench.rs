@@ -161,6 +161,18 @@ fn seed_sessions(db: &Db, user_ids: &[String], sessions: usize) -> Vec<RefreshTo
     tokens
 }
 
+/// Copies the write-ahead log into the database file and empties it.
+fn settle(db: &Db) {
+    use diesel::RunQueryDsl;
+    let mut conn = db.get().unwrap();
+    let c: &mut DbConnection = &mut conn;
+    if let DbConnection::Sqlite(c) = c {
+        diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(c)
+            .unwrap();
+    }
+}
+
 struct Wrk {
     rps: f64,
     p50_ms: f64,
@@ -617,6 +629,9 @@ async fn main() {
         println!("     seeding {label_n} sessions …");
         let t0 = Instant::now();
         let more = seed_sessions(&db, &user_ids, big.saturating_sub(1000));
+        // Measured from a settled database, as on a server that has been running: otherwise
+        // the figures include copying the seeding's write-ahead log back into the database.
+        settle(&db);
         println!("     seeded in {:.0} s", t0.elapsed().as_secs_f64());
         let large = scale_figures(&server.base, &admin_pair, more).await;
         for ((name, a), (_, b)) in small.iter().zip(large.iter()) {
@@ -629,7 +644,7 @@ async fn main() {
             r.add(
                 &label,
                 format!("{b:.2} ms vs {a:.2} ms"),
-                "within 1.5×",
+                "within 1.5×, of at least 1 ms",
                 *b <= a.max(1.0) * 1.5,
             );
         }
