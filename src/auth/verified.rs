@@ -22,8 +22,7 @@ const KEY_LEN: usize = 16;
 /// short path (thirty-two took its long one); a lookup still compares the whole token.
 type Key = [u8; KEY_LEN];
 
-fn key(token: &[u8]) -> Key {
-    let bytes = token;
+fn key(bytes: &[u8]) -> Key {
     let tail = &bytes[bytes.len().saturating_sub(KEY_LEN)..];
     let mut k = [0; KEY_LEN];
     k[..tail.len()].copy_from_slice(tail);

@@ -136,13 +136,13 @@ async fn from_cookies(
             Err(e) => return Err(e),
         }
     }
-    let Some(raw) = refresh.value() else {
+    let Some(presented) = refresh.value() else {
         if matches!(why_not, AuthError::SessionRevoked) {
             push_cookies(req, names.clear_session());
         }
         return Err(why_not);
     };
-    let Some(token) = RefreshToken::parse(&raw) else {
+    let Some(token) = RefreshToken::parse(&presented) else {
         push_cookies(req, names.clear_session());
         return Err(AuthError::SessionExpired);
     };
