@@ -161,6 +161,14 @@ fn seed_sessions(db: &Db, user_ids: &[String], sessions: usize) -> Vec<RefreshTo
     tokens
 }
 
+/// A numeric setting from the environment, or its default when unset or not a number.
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Copies the write-ahead log into the database file and empties it.
 fn settle(db: &Db) {
     use diesel::RunQueryDsl;
@@ -411,14 +419,8 @@ async fn main() {
             .unwrap_or_else(|| "target/release/latchkey".into()),
     );
     let bin = bin.canonicalize().expect("the latchkey binary exists");
-    let secs: u64 = std::env::var("BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
-    let big: usize = std::env::var("BENCH_SESSIONS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
+    let secs: u64 = env_or("BENCH_SECS", 10);
+    let big: usize = env_or("BENCH_SESSIONS", 1_000_000);
     // BENCH_ONLY=page,rotation,storm,memory,scale runs a subset (start-up is always measured).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let wants = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
@@ -463,10 +465,8 @@ async fn main() {
         // against itself in back-to-back 2 s runs spread from -7 % to +18 %. So the two run
         // in many short rounds, each round flipping which goes first (a steady drift then
         // cancels out), and the figure is the median of the rounds' ratios.
-        let rounds: usize = std::env::var("BENCH_PAGE_ROUNDS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(15);
+        // At least one round: the figure is a median of them.
+        let rounds: usize = env_or("BENCH_PAGE_ROUNDS", 15).max(1);
         let each = (secs as u32 / 5).max(1);
         let health = || wrk(pid, &format!("{}/healthz", server.base), 16, each, &[]);
         let page = || {
