@@ -169,22 +169,30 @@ pub fn render_error(req: &HttpRequest, e: &AuthError) -> HttpResponse {
 
 /// Renders a failure that did not come from our code (a malformed body, an unknown route).
 pub fn render_other(req: &HttpRequest, status: StatusCode) -> HttpResponse {
-    let (code, message) = match status {
-        StatusCode::NOT_FOUND => ("NOT_FOUND", "There is nothing here."),
-        StatusCode::METHOD_NOT_ALLOWED => {
-            ("METHOD_NOT_ALLOWED", "That method is not allowed here.")
-        }
-        StatusCode::PAYLOAD_TOO_LARGE => ("BAD_REQUEST", "The request body is too large."),
-        s if s.is_client_error() => ("BAD_REQUEST", "The request is malformed."),
+    // Every other client error is the contract's BAD_REQUEST, which it pairs with 400: a client
+    // reading the status must not see 413 or 415 for the same code.
+    let (status, code, message) = match status {
+        StatusCode::NOT_FOUND => (status, "NOT_FOUND", "There is nothing here."),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            status,
+            "METHOD_NOT_ALLOWED",
+            "That method is not allowed here.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "The request body is too large.",
+        ),
+        s if s.is_client_error() => (
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "The request is malformed.",
+        ),
         _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL",
             "Something went wrong on our side. Please try again.",
         ),
-    };
-    let status = if status.is_client_error() {
-        status
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
     };
     if is_api(req) {
         return HttpResponse::build(status).json(json!({ "error": message, "code": code }));

@@ -92,7 +92,7 @@ pub fn refresh_cases(f: &Fixture) -> Vec<Case> {
             "a 1 MiB refresh token",
             "/api/auth/refresh",
             json!({"refresh_token": "a".repeat(1024 * KIB)}),
-            413,
+            400,
             "BAD_REQUEST",
         ),
     ]
@@ -316,7 +316,7 @@ pub fn header_and_body_cases(f: &Fixture) -> Vec<Case> {
             "API sign-in with a 1 MiB e-mail",
             "/api/auth/token",
             json!({"email": "e".repeat(1024 * KIB), "password": "x"}),
-            413,
+            400,
             "BAD_REQUEST",
         ),
         json_post(
