@@ -22,6 +22,17 @@ pub fn may_log(target: &str, level: log::Level) -> bool {
         })
 }
 
+/// The level a record is shown at. actix-http writes a client's malformed request or broken
+/// connection ("stream error: …", "unexpected eof") as an ERROR from its connection dispatcher;
+/// it is about that one connection, not the server, so operators see it as a warning.
+pub fn shown_level(target: &str, level: log::Level) -> log::Level {
+    if level == log::Level::Error && target == "actix_http::h1::dispatcher" {
+        log::Level::Warn
+    } else {
+        level
+    }
+}
+
 /// Starts env_logger with `RUST_LOG` (default `info`). Nothing logged anywhere carries a token,
 /// cookie or password: the redacting `Debug` impls, the access log format and the cap on
 /// noisy dependencies ([`may_log`]) make sure.
@@ -35,7 +46,7 @@ pub fn init_logging() {
                 buf,
                 "[{} {:<5} {}] {}",
                 buf.timestamp_millis(),
-                record.level(),
+                shown_level(record.target(), record.level()),
                 record.target(),
                 record.args()
             )

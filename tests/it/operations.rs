@@ -1,5 +1,5 @@
-//! Operations: Prometheus `/metrics` (what it counts, where it is served, switched off) and a
-//! graceful stop that lets in-flight requests finish.
+//! Operations: Prometheus `/metrics` (what it counts, where it is served, switched off), a
+//! graceful stop that lets in-flight requests finish, and log levels operators can act on.
 
 use crate::common::*;
 use crate::process::latchkey;
@@ -187,4 +187,36 @@ async fn stopping_drains_an_in_flight_sign_in(signal: &str) {
             .any(|l| l.contains(&format!("SIG{signal} received"))),
         "{stderr:?}"
     );
+}
+
+#[test]
+fn a_clients_malformed_request_is_a_warning_in_the_log_not_an_error() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("log.db").display());
+    let server = crate::binary::BinApp::start(
+        dir.path(),
+        &[("DATABASE_URL", url.as_str()), ("RUST_LOG", "info")],
+    );
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: a\x00b\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.log.lock().unwrap().contains("stream error") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = server.stop();
+    let line = log
+        .lines()
+        .find(|l| l.contains("stream error"))
+        .unwrap_or_else(|| panic!("actix logged the bad request:\n{log}"));
+    assert!(line.contains(" WARN "), "{line}");
+    assert!(!log.contains(" ERROR "), "{log}");
 }
