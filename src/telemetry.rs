@@ -25,7 +25,7 @@ pub fn may_log(target: &str, level: log::Level) -> bool {
 /// The level a record is shown at. actix-http writes a client's malformed request or broken
 /// connection ("stream error: …", "unexpected eof") as an ERROR from its connection dispatcher;
 /// it is about that one connection, not the server, so operators see it as a warning.
-pub fn shown_level(target: &str, level: log::Level) -> log::Level {
+fn shown_level(target: &str, level: log::Level) -> log::Level {
     if level == log::Level::Error && target == "actix_http::h1::dispatcher" {
         log::Level::Warn
     } else {
