@@ -6,7 +6,7 @@
 //! `LATCHKEY_REFRESH_AHEAD`, `LATCHKEY_REVOCATION_SYNC`, `LATCHKEY_COOKIE_SECURE`,
 //! `LATCHKEY_REGISTRATION`, `LATCHKEY_TRUSTED_PROXIES`, `LATCHKEY_BCRYPT_COST`,
 //! `LATCHKEY_DB_POOL_SIZE`, `LATCHKEY_DB_TIMEOUT`, `LATCHKEY_METRICS`, `LATCHKEY_METRICS_REFRESH`,
-//! `LATCHKEY_LOGIN_THROTTLE`.
+//! `LATCHKEY_LOGIN_THROTTLE`, `LATCHKEY_BODY_TIMEOUT`.
 //! The result is a plain value passed down from `main`; tests build their own.
 
 mod duration;
@@ -111,6 +111,8 @@ pub struct Config {
     pub metrics_refresh: Duration,
     /// Whether failed sign-ins are throttled (tests of other features may switch it off).
     pub login_throttle: bool,
+    /// How long a request body may take to arrive in full (a slow one answers 400).
+    pub body_timeout: Duration,
 }
 
 impl Config {
@@ -287,6 +289,13 @@ impl Config {
                 )
             })?),
         };
+        let body_timeout = dur("LATCHKEY_BODY_TIMEOUT", "10s")?;
+        if body_timeout.as_secs() == 0 || body_timeout > Duration::from_secs(300) {
+            return Err(ConfigError::new(
+                "LATCHKEY_BODY_TIMEOUT",
+                "must be between 1s and 300s",
+            ));
+        }
         let metrics_refresh = dur("LATCHKEY_METRICS_REFRESH", "15s")?;
         if metrics_refresh.is_zero() {
             return Err(ConfigError::new(
@@ -316,6 +325,7 @@ impl Config {
             metrics,
             metrics_refresh,
             login_throttle: flag("LATCHKEY_LOGIN_THROTTLE", true)?,
+            body_timeout,
         })
     }
 }
@@ -367,6 +377,8 @@ mod tests {
             ("LATCHKEY_METRICS", "everywhere"),
             ("LATCHKEY_METRICS_REFRESH", "often"),
             ("LATCHKEY_METRICS_REFRESH", "0"),
+            ("LATCHKEY_BODY_TIMEOUT", "0"),
+            ("LATCHKEY_BODY_TIMEOUT", "1h"),
         ];
         for (var, value) in cases {
             let err = cfg(&[(var, value)]).expect_err(value);

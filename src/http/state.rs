@@ -16,6 +16,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<IpNet>>,
     /// Whether `/metrics` is served on the main listener.
     pub metrics_inline: bool,
+    /// How long a request body may take to arrive in full.
+    pub body_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -26,6 +28,7 @@ impl AppState {
             cookies: super::cookies::CookieNames::new(config.cookie_secure),
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             metrics_inline: config.metrics == crate::config::MetricsMode::Inline,
+            body_timeout: config.body_timeout,
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::common::*;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 const EMAIL: &str = "ann@example.com";
 
@@ -248,4 +249,67 @@ on_both! {
         assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM sessions WHERE id = '{second}' AND revoked_at IS NOT NULL")), 1);
         assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM sessions WHERE id = '{third}' AND revoked_at IS NULL")), 1);
     }
+}
+
+/// Sends `head` and `parts` of a body over one raw connection, pausing `pause` between parts,
+/// and reads until the server closes it (or 10 s pass): the answer, and how long it took.
+fn trickle(base: &str, head: &str, parts: &[&[u8]], pause: Duration) -> (String, Duration, bool) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = std::time::Instant::now();
+    s.write_all(head.as_bytes()).unwrap();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(pause);
+        }
+        s.write_all(part).unwrap();
+    }
+    let mut answer = Vec::new();
+    let closed = s.read_to_end(&mut answer).is_ok();
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        started.elapsed(),
+        closed,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_slower_than_the_body_timeout_is_refused_and_its_connection_closed() {
+    let app = TestApp::spawn_with(Store::Sqlite, |env| {
+        env.insert("LATCHKEY_BODY_TIMEOUT".into(), "1s".into());
+    })
+    .await;
+    let body = br#"{"email":"nobody@example.com","password":"whatever it is"}"#;
+    let head = format!(
+        "POST /api/auth/token HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let (first, rest) = body.split_at(10);
+
+    // Slow but inside the deadline: served as usual.
+    let (base, h) = (app.base.clone(), head.clone());
+    let (answer, _, _) = tokio::task::spawn_blocking(move || {
+        trickle(&base, &h, &[first, rest], Duration::from_millis(300))
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains("INVALID_CREDENTIALS"), "{answer}");
+
+    // Ten bytes of the body, then nothing: refused once the second is up, and hung up on,
+    // rather than held open for as long as the client likes.
+    let base = app.base.clone();
+    let (answer, took, closed) =
+        tokio::task::spawn_blocking(move || trickle(&base, &head, &[first], Duration::ZERO))
+            .await
+            .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("\"code\":\"BAD_REQUEST\""), "{answer}");
+    assert!(closed, "the server closed the connection");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
 }
