@@ -27,14 +27,12 @@ pub async fn frame(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let (secure, body_timeout) = req
-        .app_data::<web::Data<AppState>>()
-        .map_or((true, DEFAULT_BODY_TIMEOUT), |s| {
-            (s.cookies.secure, s.body_timeout)
-        });
+    let state = req.app_data::<web::Data<AppState>>();
+    let secure = state.is_none_or(|s| s.cookies.secure);
+    let body_timeout = state.map(|s| s.body_timeout);
     let unsafe_method = is_unsafe(req.method());
-    if unsafe_method {
-        limit_body(&mut req, body_timeout);
+    if let Some(deadline) = body_timeout.filter(|_| unsafe_method) {
+        limit_body(&mut req, deadline);
     }
     let res = if unsafe_method
         && !req.headers().contains_key(header::AUTHORIZATION)
@@ -82,9 +80,6 @@ pub async fn frame(
     };
     Ok(finish(res, secure))
 }
-
-/// Only for a request served without the app state, which never happens outside unit tests.
-const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Gives a request's body `deadline` to arrive in full. actix answers a stalled head with 408
 /// but waits on a body for ever: a client announcing 100 bytes and sending 4 held its connection
