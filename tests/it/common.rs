@@ -532,6 +532,35 @@ pub enum Body {
     Raw(&'static str, Vec<u8>),
 }
 
+/// Sends `head` and `parts` of a body over one raw connection, pausing `pause` between parts,
+/// and reads until the server closes it (or 10 s pass): the answer, and how long it took.
+pub fn raw_exchange(
+    base: &str,
+    head: &str,
+    parts: &[&[u8]],
+    pause: std::time::Duration,
+) -> (String, std::time::Duration, bool) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    s.write_all(head.as_bytes()).unwrap();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(pause);
+        }
+        s.write_all(part).unwrap();
+    }
+    let mut answer = Vec::new();
+    let closed = s.read_to_end(&mut answer).is_ok();
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        started.elapsed(),
+        closed,
+    )
+}
+
 /// The first `csrf_token` value in a page.
 pub fn csrf_in(html: &str) -> Option<String> {
     let marker = "name=\"csrf_token\" value=\"";

@@ -251,29 +251,6 @@ on_both! {
     }
 }
 
-/// Sends `head` and `parts` of a body over one raw connection, pausing `pause` between parts,
-/// and reads until the server closes it (or 10 s pass): the answer, and how long it took.
-fn trickle(base: &str, head: &str, parts: &[&[u8]], pause: Duration) -> (String, Duration, bool) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let started = std::time::Instant::now();
-    s.write_all(head.as_bytes()).unwrap();
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            std::thread::sleep(pause);
-        }
-        s.write_all(part).unwrap();
-    }
-    let mut answer = Vec::new();
-    let closed = s.read_to_end(&mut answer).is_ok();
-    (
-        String::from_utf8_lossy(&answer).into_owned(),
-        started.elapsed(),
-        closed,
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_slower_than_the_body_timeout_is_refused_and_its_connection_closed() {
     let app = TestApp::spawn_with(Store::Sqlite, |env| {
@@ -291,7 +268,7 @@ async fn a_body_slower_than_the_body_timeout_is_refused_and_its_connection_close
     // Slow but inside the deadline: served as usual.
     let (base, h) = (app.base.clone(), head.clone());
     let (answer, _, _) = tokio::task::spawn_blocking(move || {
-        trickle(&base, &h, &[first, rest], Duration::from_millis(300))
+        raw_exchange(&base, &h, &[first, rest], Duration::from_millis(300))
     })
     .await
     .unwrap();
@@ -302,7 +279,7 @@ async fn a_body_slower_than_the_body_timeout_is_refused_and_its_connection_close
     // rather than held open for as long as the client likes.
     let base = app.base.clone();
     let (answer, took, closed) =
-        tokio::task::spawn_blocking(move || trickle(&base, &head, &[first], Duration::ZERO))
+        tokio::task::spawn_blocking(move || raw_exchange(&base, &head, &[first], Duration::ZERO))
             .await
             .unwrap();
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");

@@ -191,21 +191,18 @@ async fn stopping_drains_an_in_flight_sign_in(signal: &str) {
 
 #[test]
 fn a_clients_malformed_request_is_a_warning_in_the_log_not_an_error() {
-    use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("log.db").display());
     let server = crate::binary::BinApp::start(
         dir.path(),
         &[("DATABASE_URL", url.as_str()), ("RUST_LOG", "info")],
     );
-    let addr = server.base.trim_start_matches("http://").to_string();
-    let mut s = std::net::TcpStream::connect(&addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: a\x00b\r\n\r\n")
-        .unwrap();
-    let mut answer = Vec::new();
-    let _ = s.read_to_end(&mut answer);
-    let answer = String::from_utf8_lossy(&answer);
+    let (answer, _, _) = raw_exchange(
+        &server.base,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: a\0b\r\n\r\n",
+        &[],
+        Duration::ZERO,
+    );
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
 
     let deadline = Instant::now() + Duration::from_secs(10);
