@@ -74,6 +74,9 @@ impl Application {
             Err(e) => log::warn!("counting live sessions failed (will retry): {e}"),
         }
         spawn_session_count(Arc::downgrade(&auth), config.metrics_refresh);
+        for adjusted in &config.adjustments {
+            log::warn!("{adjusted}");
+        }
         if config.bcrypt_cost < 10 {
             log::warn!(
                 "LATCHKEY_BCRYPT_COST={} is below 10: fine for tests, too weak for production",
