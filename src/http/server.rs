@@ -99,6 +99,7 @@ impl Application {
                 .app_data(data.clone())
                 .app_data(web::FormConfig::default().limit(16 * 1024))
                 .app_data(web::JsonConfig::default().limit(16 * 1024))
+                .app_data(web::PayloadConfig::new(16 * 1024))
                 .wrap(from_fn(super::middleware::frame))
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
                 .configure(super::routes::configure)

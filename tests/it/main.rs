@@ -10,6 +10,7 @@ mod accounts;
 mod admin;
 mod api;
 mod binary;
+mod bodies;
 mod browser;
 mod busy;
 mod cli;
