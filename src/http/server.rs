@@ -41,9 +41,26 @@ pub struct Application {
     state: AppState,
 }
 
+/// Routes of an application built on Latchkey (see [`Application::build_with`]).
+pub type ExtraRoutes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
 impl Application {
     /// Resolves the key, connects and migrates the database, self-tests JWT, binds the listener.
     pub async fn build(config: Config) -> Result<Self, StartError> {
+        Self::build_with(config, |_| {}).await
+    }
+
+    /// [`Self::build`], serving `routes` of your own beside Latchkey's: inside the same frame
+    /// (the `Origin` check on unsafe methods, rotated cookies written out, error pages and
+    /// sign-in redirects, security headers), so a handler that takes
+    /// [`CurrentUser`](super::guard::CurrentUser) gets transparent refresh and the sign-in
+    /// redirect with `next`. Latchkey's own paths are matched first. See
+    /// [`extend`](super::extend) and `examples/team_page`.
+    pub async fn build_with(
+        config: Config,
+        routes: impl Fn(&mut web::ServiceConfig) + Send + Sync + 'static,
+    ) -> Result<Self, StartError> {
+        let routes: ExtraRoutes = Arc::new(routes);
         let secrets = SigningSecrets::resolve(&config.secret, &config.previous_secrets)?;
         let db = Db::connect(&config.database_url, config.db_pool_size, config.db_timeout)?;
         db.check()?;
@@ -93,6 +110,7 @@ impl Application {
         let shared = state.clone();
         let base = state.urls.base().to_string();
         let server = HttpServer::new(move || {
+            let routes = routes.clone();
             // One `Data` per worker: handlers clone it on every request, and a count shared by
             // all workers had every core writing the same cache line.
             let data = web::Data::new(shared.clone());
@@ -105,10 +123,10 @@ impl Application {
                 .wrap(from_fn(super::middleware::frame))
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms"));
             let app = if base.is_empty() {
-                app.configure(|cfg| mount(cfg, inline))
+                app.configure(|cfg| mount(cfg, inline, &*routes))
             } else {
                 // Everything, probes and static files included, lives under the base path.
-                app.service(web::scope(&base).configure(|cfg| mount(cfg, inline)))
+                app.service(web::scope(&base).configure(|cfg| mount(cfg, inline, &*routes)))
             };
             app.default_service(web::to(super::handlers::pages::not_found))
         })
@@ -171,8 +189,13 @@ impl Application {
 
 /// Every route, static files and (when inline) `/metrics`, at the root or inside the base path's
 /// scope.
-fn mount(cfg: &mut web::ServiceConfig, metrics_inline: bool) {
+fn mount(
+    cfg: &mut web::ServiceConfig,
+    metrics_inline: bool,
+    extra: &(dyn Fn(&mut web::ServiceConfig) + Send + Sync),
+) {
     super::routes::configure(cfg);
+    extra(cfg);
     cfg.service(actix_files::Files::new("/static", static_dir()).prefer_utf8(true));
     if metrics_inline {
         cfg.route("/metrics", web::get().to(super::handlers::pages::metrics));
