@@ -427,3 +427,42 @@ on_both! {
         assert_eq!(app.browser().get("/readyz").await.status(), StatusCode::OK);
     }
 }
+
+on_both! {
+    async fn wrong_current_passwords_count_towards_the_sign_in_throttle_and_are_audited(store) {
+        let app = TestApp::on(store).await;
+        let ann = app.signed_in("ann@example.com").await;
+        let token = ann.form_token("/account", "/account/password").await;
+        let mut statuses = Vec::new();
+        let mut waits = Vec::new();
+        for _ in 0..30 {
+            let res = ann
+                .post_form(
+                    "/account/password",
+                    &[
+                        ("current_password", "a guess at it"),
+                        ("new_password", "another long password"),
+                        ("csrf_token", &token),
+                    ],
+                )
+                .await;
+            statuses.push(res.status());
+            if res.status() == StatusCode::TOO_MANY_REQUESTS {
+                waits.push(res.headers()["retry-after"].to_str().unwrap().to_string());
+                assert!(res.text().await.unwrap().contains("Too many failed"));
+            }
+        }
+        let checked = statuses.iter().filter(|s| **s == StatusCode::BAD_REQUEST).count();
+        assert_eq!(checked, 5, "five free guesses, then waits: {statuses:?}");
+        assert_eq!(waits.len(), 25, "{statuses:?}");
+        let failed = app.audit("login_failed");
+        assert_eq!(failed.len(), 5, "each wrong current password is audited");
+        assert!(failed.iter().all(|e| e.detail.contains("change_password")), "{failed:?}");
+        // The same throttle as signing in: this address now waits there too, right password or not.
+        let res = app.browser().login("ann@example.com", PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        // And the password did not change.
+        app.exec("DELETE FROM login_failures");
+        assert_eq!(app.browser().login("ann@example.com", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    }
+}
