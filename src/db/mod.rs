@@ -12,6 +12,7 @@ pub mod audit;
 pub mod login_failures;
 pub mod schema;
 pub mod sessions;
+pub mod sign_ups;
 pub mod tokens;
 pub mod url;
 pub mod users;

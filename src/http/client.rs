@@ -151,7 +151,11 @@ mod tests {
             ("::ffff:203.0.113.80", "203.0.113.80"),
         ];
         for (entry, want) in cases {
-            assert_eq!(client_ip(&req("10.0.0.1", &[entry]), &t), ip(want), "{entry}");
+            assert_eq!(
+                client_ip(&req("10.0.0.1", &[entry]), &t),
+                ip(want),
+                "{entry}"
+            );
         }
         assert_eq!(
             client_ip(&req("10.0.0.1", &["203.0.113.81, 10.0.0.2:80"]), &t),

@@ -242,7 +242,8 @@ fn hold_activity_lock(url: &str) -> (std::sync::mpsc::Sender<()>, std::thread::J
     let url = url.to_string();
     let holder = std::thread::spawn(move || {
         let mut c = <diesel::PgConnection as diesel::Connection>::establish(&url).unwrap();
-        c.batch_execute("BEGIN; LOCK TABLE activity IN EXCLUSIVE MODE").unwrap();
+        c.batch_execute("BEGIN; LOCK TABLE activity IN EXCLUSIVE MODE")
+            .unwrap();
         locked_tx.send(()).unwrap();
         let _ = release_rx.recv_timeout(Duration::from_secs(20));
         c.batch_execute("COMMIT").unwrap();
@@ -262,7 +263,10 @@ async fn a_revocation_during_a_write_storm_reaches_the_other_instance_within_the
     let a = TestApp::spawn_with(Store::Postgres, sync).await;
     let b = a.sibling(sync).await;
     let browser = a.signed_in(EMAIL).await;
-    assert_eq!(at(&browser, &b).get("/account").await.status(), StatusCode::OK);
+    assert_eq!(
+        at(&browser, &b).get("/account").await.status(),
+        StatusCode::OK
+    );
     let cookies = browser.clone_cookies();
     let (release, holder) = hold_activity_lock(&a.database_url);
     // Sign-ins on the sibling leave activity counts for it to write, which now hang.
