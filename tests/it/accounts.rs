@@ -466,3 +466,63 @@ on_both! {
         assert_eq!(app.browser().login("ann@example.com", PASSWORD).await.status(), StatusCode::SEE_OTHER);
     }
 }
+
+/// One sign-up's transaction as `register` runs it: the account inserted, then promoted if no
+/// admin exists yet. Returns whether it became the admin.
+fn first_sign_up_transaction(
+    conn: &mut latchkey::db::DbConnection,
+    id: &str,
+    hold: std::time::Duration,
+    ready: Option<std::sync::mpsc::Sender<()>>,
+) -> bool {
+    use diesel::Connection;
+    use latchkey::db::users;
+    let now = latchkey::db::now();
+    conn.transaction::<_, latchkey::db::DbError, _>(|c| {
+        let email = format!("{id}@example.com");
+        users::insert(
+            c,
+            &users::NewUser {
+                id,
+                email: &email,
+                password_hash: "x",
+                role: "user",
+                disabled: false,
+                created_at: now,
+                updated_at: now,
+            },
+        )?;
+        let promoted = users::promote_if_no_admin(c, id, now)?;
+        if let Some(ready) = ready {
+            ready.send(()).unwrap();
+        }
+        // Still uncommitted while the other sign-up runs.
+        std::thread::sleep(hold);
+        Ok(promoted)
+    })
+    .unwrap()
+}
+
+on_both! {
+    async fn two_first_sign_ups_in_flight_at_once_make_exactly_one_admin(store) {
+        // The race made deterministic: the second sign-up runs its check while the first one's
+        // transaction, which saw no admin, is still open.
+        let app = TestApp::on(store).await;
+        let (db1, db2) = (app.db.clone(), app.db.clone());
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let first = std::thread::spawn(move || {
+            let mut c = db1.get().unwrap();
+            first_sign_up_transaction(&mut c, "first", std::time::Duration::from_millis(700), Some(ready_tx))
+        });
+        ready_rx.recv().unwrap();
+        let second = std::thread::spawn(move || {
+            let mut c = db2.get().unwrap();
+            first_sign_up_transaction(&mut c, "second", std::time::Duration::ZERO, None)
+        });
+        let (first, second) = (first.join().unwrap(), second.join().unwrap());
+        assert!(first, "the first in becomes the admin");
+        assert!(!second, "the second waits for it and sees its admin");
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM users WHERE role = 'admin'"), 1);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM users"), 2);
+    }
+}
