@@ -6,6 +6,7 @@ use crate::domain::NewPassword;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use prometheus::Histogram;
 use sha2::Sha384;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -35,6 +36,14 @@ pub struct PasswordHasher {
     permits: Arc<Semaphore>,
     dummy: Arc<OnceLock<String>>,
     dummy_runs: Arc<AtomicU64>,
+    timing: Option<Timing>,
+}
+
+/// Where bcrypt durations are recorded (`/metrics`).
+#[derive(Clone)]
+struct Timing {
+    hash: Histogram,
+    verify: Histogram,
 }
 
 impl PasswordHasher {
@@ -45,7 +54,15 @@ impl PasswordHasher {
             permits: Arc::new(Semaphore::new(parallel.max(1))),
             dummy: Arc::new(OnceLock::new()),
             dummy_runs: Arc::new(AtomicU64::new(0)),
+            timing: None,
         }
+    }
+
+    /// Records how long each hash and verification takes (on the blocking thread, so the wait
+    /// for a permit is not counted).
+    pub fn with_timing(mut self, hash: Histogram, verify: Histogram) -> Self {
+        self.timing = Some(Timing { hash, verify });
+        self
     }
 
     /// A sensible parallelism: leave one core for serving pages.
@@ -60,8 +77,12 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &NewPassword) -> Result<String, String> {
         let pre = prehash(password.expose());
         let cost = self.cost;
-        self.blocking(move || bcrypt::hash(pre, cost).map_err(|e| e.to_string()))
-            .await
+        let timer = self.timing.as_ref().map(|t| t.hash.clone());
+        self.blocking(move || {
+            let _timer = timer.map(|h| h.start_timer());
+            bcrypt::hash(pre, cost).map_err(|e| e.to_string())
+        })
+        .await
     }
 
     /// Synchronous hash, for the CLI.
@@ -77,7 +98,9 @@ impl PasswordHasher {
         let dummy = self.dummy.clone();
         let runs = self.dummy_runs.clone();
         let known = hash.is_some();
+        let timer = self.timing.as_ref().map(|t| t.verify.clone());
         self.blocking(move || {
+            let _timer = timer.map(|h| h.start_timer());
             let hash = match hash {
                 Some(h) => h,
                 None => {

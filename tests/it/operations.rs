@@ -81,6 +81,50 @@ on_both! {
 }
 
 on_both! {
+    async fn metrics_time_requests_by_route_group_and_status_class_rotations_and_bcrypt(store) {
+        let app = TestApp::on(store).await;
+        let ann = app.signed_in(EMAIL).await; // a bcrypt hash (sign-up); the first account is an admin
+        app.age_access(&ann, EMAIL, 3600);
+        assert_eq!(ann.get("/account").await.status(), StatusCode::OK, "a page and a rotation");
+        assert_eq!(ann.get("/admin").await.status(), StatusCode::OK);
+        assert_eq!(app.browser().get("/admin").await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.browser().get("/api/me").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(app.browser().get("/static/style.css").await.status(), StatusCode::OK);
+        assert_eq!(app.browser().get("/healthz").await.status(), StatusCode::OK);
+        let phone = app.browser();
+        assert_eq!(location(&phone.login(EMAIL, PASSWORD).await), "/account", "a bcrypt verify");
+
+        let (_, page) = scrape(&app.base).await;
+        let at = |s: &str| sample(&page, s).unwrap_or_else(|| panic!("{s} missing in\n{page}"));
+        let requests = |group: &str, status: &str| {
+            let labels = format!("{{group=\"{group}\",status=\"{status}\"}}");
+            let count = at(&format!("latchkey_http_request_duration_seconds_count{labels}"));
+            let all = at(&format!(
+                "latchkey_http_request_duration_seconds_bucket{{group=\"{group}\",status=\"{status}\",le=\"+Inf\"}}"
+            ));
+            assert_eq!(count, all, "{labels}: every request falls in the last bucket");
+            assert!(at(&format!("latchkey_http_request_duration_seconds_sum{labels}")) > 0.0 || count == 0.0);
+            count
+        };
+        assert!(requests("pages", "2xx") >= 3.0, "sign-up form, sign-in form, /account");
+        assert!(requests("pages", "3xx") >= 2.0, "sign-up and sign-in redirect");
+        assert_eq!(requests("admin", "2xx"), 1.0);
+        assert_eq!(requests("admin", "3xx"), 1.0, "the signed-out visitor sent to sign in");
+        assert_eq!(requests("api", "4xx"), 1.0);
+        assert_eq!(requests("static", "2xx"), 1.0);
+        assert_eq!(requests("probes", "2xx"), 1.0, "/healthz (this scrape is counted after it)");
+        assert_eq!(requests("probes", "5xx"), 0.0);
+        assert_eq!(at("latchkey_refresh_rotation_duration_seconds_count"), 1.0);
+        assert_eq!(at("latchkey_bcrypt_duration_seconds_count{op=\"hash\"}"), 1.0);
+        assert_eq!(at("latchkey_bcrypt_duration_seconds_count{op=\"verify\"}"), 1.0);
+        assert!(at("latchkey_bcrypt_duration_seconds_sum{op=\"verify\"}") > 0.0);
+        // The names that were there before the histograms still are.
+        assert_eq!(at("latchkey_logins_total{outcome=\"success\"}"), 1.0);
+        assert_eq!(at("latchkey_refreshes_total{outcome=\"rotated\"}"), 1.0);
+    }
+}
+
+on_both! {
     async fn metrics_can_be_switched_off(store) {
         let app = TestApp::spawn_with(store, |env| {
             env.insert("LATCHKEY_METRICS".into(), "off".into());
