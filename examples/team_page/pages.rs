@@ -21,6 +21,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[template(path = "team.html", config = "examples/team_page/askama.toml")]
 struct TeamPage<'a> {
     email: &'a str,
+    /// The form's action, built by Latchkey's URL builder so `LATCHKEY_BASE_PATH` applies.
+    action: String,
     /// For the form's hidden `csrf_token` field.
     csrf: SessionCsrf,
     /// The message just sent, if any.
@@ -33,6 +35,7 @@ struct TeamPage<'a> {
 async fn team_page(st: web::Data<AppState>, CurrentUser(user): CurrentUser) -> HttpResponse {
     let content = TeamPage {
         email: user.email.as_str(),
+        action: st.urls.at("/team"),
         csrf: extend::csrf_token(&st, &user),
         said: None,
     };
@@ -50,6 +53,7 @@ async fn say(st: web::Data<AppState>, form: SessionForm<SayForm>) -> HttpRespons
     let SessionForm { user, form } = form;
     let content = TeamPage {
         email: user.email.as_str(),
+        action: st.urls.at("/team"),
         csrf: extend::csrf_token(&st, &user),
         said: Some(form.message.trim()),
     };

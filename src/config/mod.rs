@@ -6,7 +6,8 @@
 //! `LATCHKEY_REFRESH_AHEAD`, `LATCHKEY_REVOCATION_SYNC`, `LATCHKEY_COOKIE_SECURE`,
 //! `LATCHKEY_REGISTRATION`, `LATCHKEY_TRUSTED_PROXIES`, `LATCHKEY_BCRYPT_COST`,
 //! `LATCHKEY_DB_POOL_SIZE`, `LATCHKEY_DB_TIMEOUT`, `LATCHKEY_METRICS`, `LATCHKEY_METRICS_REFRESH`,
-//! `LATCHKEY_LOGIN_THROTTLE`, `LATCHKEY_BODY_TIMEOUT`.
+//! `LATCHKEY_LOGIN_THROTTLE`, `LATCHKEY_BODY_TIMEOUT`, `LATCHKEY_BASE_PATH`, `LATCHKEY_PUBLIC_URL`,
+//! `LATCHKEY_COOKIE_DOMAIN`.
 //! The result is a plain value passed down from `main`; tests build their own.
 
 mod duration;
@@ -15,6 +16,7 @@ mod secret;
 pub use duration::parse_duration;
 pub use secret::{generate_secret, SecretError, SigningSecrets};
 
+use crate::domain::{AbsoluteUrl, BasePath, CookieDomain};
 use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -113,6 +115,12 @@ pub struct Config {
     pub login_throttle: bool,
     /// How long a request body may take to arrive in full (a slow one answers 400).
     pub body_timeout: Duration,
+    /// The path prefix every route is served under (empty: the root).
+    pub base_path: BasePath,
+    /// Latchkey's external origin, for redirects that must name it absolutely.
+    pub public_url: Option<AbsoluteUrl>,
+    /// Share session cookies across this domain's subdomains (`__Secure-` names with `Domain=`).
+    pub cookie_domain: Option<CookieDomain>,
     /// Settings taken down to fit others, each a sentence that start-up logs once as a warning.
     pub adjustments: Vec<String>,
 }
@@ -317,6 +325,29 @@ impl Config {
             ));
         }
 
+        let base_path = BasePath::parse(&get("LATCHKEY_BASE_PATH").unwrap_or_default())
+            .map_err(|m| ConfigError::new("LATCHKEY_BASE_PATH", m))?;
+        let public_url = match get("LATCHKEY_PUBLIC_URL") {
+            None => None,
+            Some(v) => Some(
+                AbsoluteUrl::parse(&v)
+                    .filter(|u| u.path_and_query() == "/")
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            "LATCHKEY_PUBLIC_URL",
+                            format!(
+                                "{v:?} is not an origin such as https://auth.example.com \
+                                 (a path belongs in LATCHKEY_BASE_PATH)"
+                            ),
+                        )
+                    })?,
+            ),
+        };
+        let cookie_domain = get("LATCHKEY_COOKIE_DOMAIN")
+            .map(|v| CookieDomain::parse(&v))
+            .transpose()
+            .map_err(|m| ConfigError::new("LATCHKEY_COOKIE_DOMAIN", m))?;
+
         Ok(Self {
             bind,
             database_url,
@@ -339,6 +370,9 @@ impl Config {
             metrics_refresh,
             login_throttle: flag("LATCHKEY_LOGIN_THROTTLE", true)?,
             body_timeout,
+            base_path,
+            public_url,
+            cookie_domain,
             adjustments,
         })
     }
@@ -393,6 +427,11 @@ mod tests {
             ("LATCHKEY_METRICS_REFRESH", "0"),
             ("LATCHKEY_BODY_TIMEOUT", "0"),
             ("LATCHKEY_BODY_TIMEOUT", "1h"),
+            ("LATCHKEY_BASE_PATH", "auth"),
+            ("LATCHKEY_BASE_PATH", "/a/../b"),
+            ("LATCHKEY_PUBLIC_URL", "auth.example.com"),
+            ("LATCHKEY_PUBLIC_URL", "https://auth.example.com/login"),
+            ("LATCHKEY_COOKIE_DOMAIN", "10.0.0.1"),
         ];
         for (var, value) in cases {
             let err = cfg(&[(var, value)]).expect_err(value);

@@ -16,6 +16,8 @@
 //!   and the Content-Security-Policy (no script) like Latchkey's own.
 //! - A handler returning `Result<_, AppError>` gets Latchkey's error pages (and JSON errors
 //!   under `/api/`).
+//! - Your routes are served under `LATCHKEY_BASE_PATH` with Latchkey's: build the links and
+//!   form actions your pages show with `st.urls.at("/your/path")` so they carry it.
 
 pub use super::error::AppError;
 pub use super::forms::SessionForm;
@@ -43,8 +45,8 @@ pub fn page(
     content: &impl Template,
 ) -> HttpResponse {
     let chrome = match user {
-        Some(u) => Chrome::signed_in(u, csrf_token(st, u)),
-        None => Chrome::default(),
+        Some(u) => Chrome::signed_in(&st.urls, u, csrf_token(st, u)),
+        None => Chrome::anonymous(&st.urls),
     };
     match content.render() {
         Ok(html) => render(

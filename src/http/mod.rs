@@ -16,6 +16,7 @@ pub mod next;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod urls;
 pub mod views;
 
 pub use server::Application;

@@ -54,7 +54,8 @@ impl Application {
     /// (the `Origin` check on unsafe methods, rotated cookies written out, error pages and
     /// sign-in redirects, security headers), so a handler that takes
     /// [`CurrentUser`](super::guard::CurrentUser) gets transparent refresh and the sign-in
-    /// redirect with `next`. Latchkey's own paths are matched first. See
+    /// redirect with `next`. Latchkey's own paths are matched first, and yours are served under
+    /// `LATCHKEY_BASE_PATH` with them (build your links with `AppState::urls`). See
     /// [`extend`](super::extend) and `examples/team_page`.
     pub async fn build_with(
         config: Config,
@@ -108,24 +109,26 @@ impl Application {
         })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
         let shared = state.clone();
+        let base = state.urls.base().to_string();
         let server = HttpServer::new(move || {
             let routes = routes.clone();
             // One `Data` per worker: handlers clone it on every request, and a count shared by
             // all workers had every core writing the same cache line.
             let data = web::Data::new(shared.clone());
-            let mut app = App::new()
+            let inline = data.metrics_inline;
+            let app = App::new()
                 .app_data(data.clone())
                 .app_data(web::FormConfig::default().limit(16 * 1024))
                 .app_data(web::JsonConfig::default().limit(16 * 1024))
                 .app_data(web::PayloadConfig::new(16 * 1024))
                 .wrap(from_fn(super::middleware::frame))
-                .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
-                .configure(super::routes::configure)
-                .configure(|cfg| routes(cfg))
-                .service(actix_files::Files::new("/static", static_dir()).prefer_utf8(true));
-            if data.metrics_inline {
-                app = app.route("/metrics", web::get().to(super::handlers::pages::metrics));
-            }
+                .wrap(Logger::new("%a \"%r\" %s %b %Dms"));
+            let app = if base.is_empty() {
+                app.configure(|cfg| mount(cfg, inline, &routes))
+            } else {
+                // Everything, probes and static files included, lives under the base path.
+                app.service(web::scope(&base).configure(|cfg| mount(cfg, inline, &routes)))
+            };
             app.default_service(web::to(super::handlers::pages::not_found))
         })
         .shutdown_timeout(DRAIN_SECS)
@@ -182,6 +185,17 @@ impl Application {
             handle.stop(true).await;
         });
         self.server.await
+    }
+}
+
+/// Every route (Latchkey's, then an application's own), static files and (when inline)
+/// `/metrics`, at the root or inside the base path's scope.
+fn mount(cfg: &mut web::ServiceConfig, metrics_inline: bool, routes: &ExtraRoutes) {
+    super::routes::configure(cfg);
+    routes(cfg);
+    cfg.service(actix_files::Files::new("/static", static_dir()).prefer_utf8(true));
+    if metrics_inline {
+        cfg.route("/metrics", web::get().to(super::handlers::pages::metrics));
     }
 }
 

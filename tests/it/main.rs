@@ -9,6 +9,7 @@ mod common;
 mod accounts;
 mod admin;
 mod api;
+mod base_path;
 mod binary;
 mod bodies;
 mod browser;

@@ -52,7 +52,11 @@ fn account_page(
     error: Option<String>,
 ) -> AccountPage {
     AccountPage {
-        chrome: Chrome::signed_in(user, st.auth.csrf.for_session(user.session_id.as_str())),
+        chrome: Chrome::signed_in(
+            &st.urls,
+            user,
+            st.auth.csrf.for_session(user.session_id.as_str()),
+        ),
         email: user.email.clone(),
         role: if user.role == Role::Admin {
             "admin"
@@ -89,7 +93,7 @@ pub async fn change_password(
         .change_password(&user, &form.current_password, form.new_password, &client)
         .await
     {
-        Ok(_) => Ok(see_other("/account?notice=password_changed")),
+        Ok(_) => Ok(see_other(&st.urls.at("/account?notice=password_changed"))),
         Err(e @ (AuthError::WrongPassword | AuthError::Invalid(_))) => {
             let page = account_page(&st, &user, None, Some(message_of(&e)));
             Ok(render(&mut HttpResponse::build(status_of(&e)), &page))
