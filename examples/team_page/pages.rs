@@ -21,12 +21,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[template(path = "team.html", config = "examples/team_page/askama.toml")]
 struct TeamPage<'a> {
     email: &'a str,
-    /// The form's action, built by Latchkey's URL builder so `LATCHKEY_BASE_PATH` applies.
-    action: String,
     /// For the form's hidden `csrf_token` field.
     csrf: SessionCsrf,
     /// The message just sent, if any.
     said: Option<&'a str>,
+    /// The form's action, under the base path when one is set.
+    action: String,
 }
 
 /// `GET /team`: runs only for a signed-in user. An expired access token has already been
@@ -35,9 +35,9 @@ struct TeamPage<'a> {
 async fn team_page(st: web::Data<AppState>, CurrentUser(user): CurrentUser) -> HttpResponse {
     let content = TeamPage {
         email: user.email.as_str(),
-        action: st.urls.at("/team"),
         csrf: extend::csrf_token(&st, &user),
         said: None,
+        action: extend::url(&st, "/team"),
     };
     extend::page(&st, Some(&user), "Team", &content)
 }
@@ -53,9 +53,9 @@ async fn say(st: web::Data<AppState>, form: SessionForm<SayForm>) -> HttpRespons
     let SessionForm { user, form } = form;
     let content = TeamPage {
         email: user.email.as_str(),
-        action: st.urls.at("/team"),
         csrf: extend::csrf_token(&st, &user),
         said: Some(form.message.trim()),
+        action: extend::url(&st, "/team"),
     };
     extend::page(&st, Some(&user), "Team", &content)
 }

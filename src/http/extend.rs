@@ -16,8 +16,6 @@
 //!   and the Content-Security-Policy (no script) like Latchkey's own.
 //! - A handler returning `Result<_, AppError>` gets Latchkey's error pages (and JSON errors
 //!   under `/api/`).
-//! - Your routes are served under `LATCHKEY_BASE_PATH` with Latchkey's: build the links and
-//!   form actions your pages show with `st.urls.at("/your/path")` so they carry it.
 
 pub use super::error::AppError;
 pub use super::forms::SessionForm;
@@ -34,6 +32,12 @@ use askama::Template;
 /// The token a form of yours sends in a hidden `csrf_token` field, for [`SessionForm`] to check.
 pub fn csrf_token(st: &AppState, user: &SessionUser) -> SessionCsrf {
     st.auth.csrf.for_session(user.session_id.as_str())
+}
+
+/// Your own `path` as the browser must request it: under `LATCHKEY_BASE_PATH` when one is set,
+/// so your links and form actions never escape the prefix.
+pub fn url(st: &AppState, path: &str) -> String {
+    st.urls.at(path)
 }
 
 /// A `200` page: `content` rendered inside Latchkey's frame, titled `title`. A template that
