@@ -61,13 +61,23 @@ async fn sign_up(
         .header("cookie", cookie)
         .header("origin", base)
         .header("sec-fetch-site", "same-origin")
-        .form(&[("email", email), ("password", PASSWORD), ("csrf_token", token)])
+        .form(&[
+            ("email", email),
+            ("password", PASSWORD),
+            ("csrf_token", token),
+        ])
         .send()
         .await
         .map_or(0, |r| r.status().as_u16())
 }
 
-async fn sign_in(client: &reqwest::Client, base: &str, address: &str, email: &str, password: &str) -> u16 {
+async fn sign_in(
+    client: &reqwest::Client,
+    base: &str,
+    address: &str,
+    email: &str,
+    password: &str,
+) -> u16 {
     client
         .post(format!("{base}/api/auth/token"))
         .header("x-forwarded-for", address)
@@ -85,11 +95,17 @@ pub async fn run(base: &str, secs: u64) -> Flood {
         .build()
         .unwrap();
     let form = csrf(&client, base, OWNER_ADDRESS).await;
-    assert_eq!(sign_up(&client, base, OWNER_ADDRESS, &form, OWNER).await, 303);
+    assert_eq!(
+        sign_up(&client, base, OWNER_ADDRESS, &form, OWNER).await,
+        303
+    );
     let mut quiet = Vec::new();
     for _ in 0..10 {
         let t0 = Instant::now();
-        assert_eq!(sign_in(&client, base, OWNER_ADDRESS, OWNER, PASSWORD).await, 200);
+        assert_eq!(
+            sign_in(&client, base, OWNER_ADDRESS, OWNER, PASSWORD).await,
+            200
+        );
         quiet.push(t0.elapsed().as_secs_f64() * 1000.0);
     }
 
@@ -107,7 +123,11 @@ pub async fn run(base: &str, secs: u64) -> Flood {
                     let email = format!("flood{i}-{n}@bench.example");
                     sign_up(&client, &base, ATTACKER_ADDRESS, &form, &email).await
                 } else {
-                    let email = if n % 4 == 1 { OWNER.to_string() } else { format!("guess{i}-{n}@bench.example") };
+                    let email = if n % 4 == 1 {
+                        OWNER.to_string()
+                    } else {
+                        format!("guess{i}-{n}@bench.example")
+                    };
                     sign_in(&client, &base, ATTACKER_ADDRESS, &email, "a wrong guess").await
                 };
                 *seen.entry(status).or_insert(0usize) += 1;
@@ -147,17 +167,29 @@ impl Flood {
         let mut quiet = self.quiet.clone();
         let (q50, q99) = (percentile(&mut quiet, 0.5), percentile(&mut quiet, 0.99));
         let stats = |from: f64, to: f64| {
-            let part: Vec<&(f64, f64, u16)> =
-                self.owner.iter().filter(|(t, _, _)| *t >= from && *t < to).collect();
+            let part: Vec<&(f64, f64, u16)> = self
+                .owner
+                .iter()
+                .filter(|(t, _, _)| *t >= from && *t < to)
+                .collect();
             let mut lat: Vec<f64> = part.iter().map(|(_, l, _)| *l).collect();
             let ok = part.iter().filter(|(_, _, s)| *s == 200).count();
             let max = lat.iter().copied().fold(0.0, f64::max);
-            (percentile(&mut lat.clone(), 0.5), percentile(&mut lat, 0.99), max, ok, part.len())
+            (
+                percentile(&mut lat.clone(), 0.5),
+                percentile(&mut lat, 0.99),
+                max,
+                ok,
+                part.len(),
+            )
         };
         let settled = SETTLED.as_secs_f64();
         let (e50, e99, emax, eok, en) = stats(0.0, settled);
         let (s50, s99, smax, sok, sn) = stats(settled, f64::MAX);
-        let checked: usize = [303u16, 401].iter().filter_map(|s| self.attacker.get(s)).sum();
+        let checked: usize = [303u16, 401]
+            .iter()
+            .filter_map(|s| self.attacker.get(s))
+            .sum();
         let total: usize = self.attacker.values().sum();
         println!(
             "     attacker ({ATTACKERS} connections, {} s): {total} requests, answers {:?}; {checked} reached bcrypt",
