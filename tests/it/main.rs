@@ -18,6 +18,7 @@ mod corpus;
 mod devices;
 mod faults;
 mod forge;
+mod forward;
 mod guard;
 mod hostile;
 mod instances;
