@@ -2,6 +2,7 @@
 //! ports with the configurations in `deploy/`, in front of a tiny app that echoes what it
 //! receives, with Latchkey under `/auth` on the same host (CONTRACT §8).
 
+mod endpoints;
 mod journeys;
 
 use crate::common::*;
