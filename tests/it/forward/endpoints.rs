@@ -25,6 +25,9 @@ const CADDY_NAV: &[(&str, &str)] = &[
     ("sec-fetch-mode", "navigate"),
 ];
 
+/// An endpoint, the headers describing the request, and what the answer must say.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+
 /// Used refresh tokens and sessions: what a refresh would change.
 fn state(app: &TestApp) -> (i64, i64) {
     (
@@ -131,7 +134,7 @@ on_both! {
         let app = TestApp::spawn_with(store, trusting).await;
         let b = app.signed_in(EMAIL).await;
         let long = format!("https://app.example.test/{}", "a".repeat(5000));
-        let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+        let cases: Vec<Case> = vec![
             (ASK, vec![("x-original-method", "GET")], "X-Original-URL"),
             (ASK, vec![("x-original-url", "/relative"), ("x-original-method", "GET")], "X-Original-URL"),
             (ASK, vec![("x-original-url", "https://app.example.test@evil.test/"), ("x-original-method", "GET")], "X-Original-URL"),
