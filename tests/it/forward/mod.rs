@@ -4,6 +4,7 @@
 
 mod endpoints;
 mod journeys;
+mod own_host;
 
 use crate::common::*;
 use std::collections::BTreeMap;
@@ -145,7 +146,7 @@ impl Drop for Proxy {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -161,12 +162,20 @@ impl Proxy {
     /// Starts `kind` with the configuration from `deploy/`, its ports filled in, and waits
     /// until it answers.
     pub async fn start(kind: Kind, latchkey: u16, app: u16) -> Self {
+        let file = match kind {
+            Kind::Nginx => "nginx/same-host.conf",
+            Kind::Caddy => "caddy/same-host.Caddyfile",
+        };
+        Self::start_file(kind, file, free_port(), latchkey, app).await
+    }
+
+    /// Starts `kind` with `deploy/FILE` on `port`.
+    pub async fn start_file(kind: Kind, file: &str, port: u16, latchkey: u16, app: u16) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let prefix = dir.path().display().to_string();
-        let (file, name) = match kind {
-            Kind::Nginx => ("nginx/same-host.conf", "nginx.conf"),
-            Kind::Caddy => ("caddy/same-host.Caddyfile", "Caddyfile"),
+        let name = match kind {
+            Kind::Nginx => "nginx.conf",
+            Kind::Caddy => "Caddyfile",
         };
         let text = std::fs::read_to_string(format!("{}/{file}", deploy_dir()))
             .unwrap()
