@@ -239,6 +239,11 @@ through_both! {
             )
             .await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let cleared = set_cookies(&res);
+        assert!(
+            cleared.iter().any(|c| c.starts_with("refresh=;") && c.contains("Max-Age=0")),
+            "the dead cookies are cleared through the proxy: {cleared:?}"
+        );
         assert!(s.upstream.received("/app/form").is_empty(), "the POST never reached the app");
     }
 }
