@@ -121,6 +121,8 @@ pub struct Config {
     pub public_url: Option<AbsoluteUrl>,
     /// Share session cookies across this domain's subdomains (`__Secure-` names with `Domain=`).
     pub cookie_domain: Option<CookieDomain>,
+    /// Settings taken down to fit others, each a sentence that start-up logs once as a warning.
+    pub adjustments: Vec<String>,
 }
 
 impl Config {
@@ -182,7 +184,8 @@ impl Config {
         }
 
         let access_ttl = dur("LATCHKEY_ACCESS_TTL", "15m")?;
-        let session_idle_ttl = dur("LATCHKEY_SESSION_IDLE_TTL", "7d")?;
+        let mut session_idle_ttl = dur("LATCHKEY_SESSION_IDLE_TTL", "7d")?;
+        let mut adjustments = Vec::new();
         let session_max_ttl = dur("LATCHKEY_SESSION_MAX_TTL", "30d")?;
         let clock_leeway = dur("LATCHKEY_CLOCK_LEEWAY", "30s")?;
         let refresh_grace = dur("LATCHKEY_REFRESH_GRACE", "10s")?;
@@ -200,11 +203,21 @@ impl Config {
                 "must be at least 1s",
             ));
         }
-        if session_max_ttl < session_idle_ttl {
+        if session_max_ttl.is_zero() {
             return Err(ConfigError::new(
                 "LATCHKEY_SESSION_MAX_TTL",
-                "must be at least LATCHKEY_SESSION_IDLE_TTL",
+                "must be at least 1s",
             ));
+        }
+        // No session can be idle longer than it may live at all, so a short absolute lifetime
+        // alone (the default idle lifetime is 7d) shortens the idle one rather than refusing.
+        if session_max_ttl < session_idle_ttl {
+            adjustments.push(format!(
+                "LATCHKEY_SESSION_IDLE_TTL taken down from {}s to {}s to fit LATCHKEY_SESSION_MAX_TTL",
+                session_idle_ttl.as_secs(),
+                session_max_ttl.as_secs()
+            ));
+            session_idle_ttl = session_max_ttl;
         }
         if clock_leeway > Duration::from_secs(30) {
             return Err(ConfigError::new(
@@ -360,6 +373,7 @@ impl Config {
             base_path,
             public_url,
             cookie_domain,
+            adjustments,
         })
     }
 }
@@ -426,8 +440,17 @@ mod tests {
     }
 
     #[test]
-    fn idle_longer_than_max_is_refused() {
-        let err = cfg(&[("LATCHKEY_SESSION_IDLE_TTL", "40d")]).expect_err("idle > max");
+    fn a_max_lifetime_below_the_idle_one_takes_the_idle_one_down_with_one_note() {
+        let c = cfg(&[("LATCHKEY_SESSION_MAX_TTL", "8h")]).expect("max alone starts");
+        assert_eq!(c.session_max_ttl, Duration::from_secs(8 * 3600));
+        assert_eq!(c.session_idle_ttl, Duration::from_secs(8 * 3600));
+        assert_eq!(c.adjustments.len(), 1, "{:?}", c.adjustments);
+        assert!(c.adjustments[0].contains("LATCHKEY_SESSION_IDLE_TTL"));
+
+        let c = cfg(&[("LATCHKEY_SESSION_IDLE_TTL", "40d")]).expect("idle > max starts");
+        assert_eq!(c.session_idle_ttl, c.session_max_ttl);
+        assert!(cfg(&[]).expect("defaults").adjustments.is_empty());
+        let err = cfg(&[("LATCHKEY_SESSION_MAX_TTL", "0")]).expect_err("zero max");
         assert_eq!(err.var, "LATCHKEY_SESSION_MAX_TTL");
     }
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod forms;
 pub mod guard;
 pub mod handlers;
+pub mod json;
 pub mod middleware;
 pub mod next;
 pub mod routes;

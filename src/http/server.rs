@@ -74,6 +74,9 @@ impl Application {
             Err(e) => log::warn!("counting live sessions failed (will retry): {e}"),
         }
         spawn_session_count(Arc::downgrade(&auth), config.metrics_refresh);
+        for adjusted in &config.adjustments {
+            log::warn!("{adjusted}");
+        }
         if config.bcrypt_cost < 10 {
             log::warn!(
                 "LATCHKEY_BCRYPT_COST={} is below 10: fine for tests, too weak for production",
@@ -98,6 +101,7 @@ impl Application {
                 .app_data(data.clone())
                 .app_data(web::FormConfig::default().limit(16 * 1024))
                 .app_data(web::JsonConfig::default().limit(16 * 1024))
+                .app_data(web::PayloadConfig::new(16 * 1024))
                 .wrap(from_fn(super::middleware::frame))
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms"));
             let app = if base.is_empty() {

@@ -11,6 +11,7 @@ mod admin;
 mod api;
 mod base_path;
 mod binary;
+mod bodies;
 mod browser;
 mod busy;
 mod cli;

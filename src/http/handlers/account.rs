@@ -5,7 +5,7 @@ use crate::auth::SessionUser;
 use crate::domain::Role;
 use crate::http::client::client_info;
 use crate::http::error::{message_of, status_of, AppError};
-use crate::http::forms::{CsrfCarrier, SessionForm};
+use crate::http::forms::SessionForm;
 use crate::http::guard::CurrentUser;
 use crate::http::handlers::see_other;
 use crate::http::state::AppState;
@@ -26,13 +26,6 @@ pub struct NoticeQuery {
 pub struct PasswordForm {
     current_password: String,
     new_password: String,
-    csrf_token: String,
-}
-
-impl CsrfCarrier for PasswordForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 /// Fixed confirmations, chosen by key so no user text is ever echoed from the URL.

@@ -4,7 +4,7 @@ use crate::auth::{AuthError, CsrfKey, RefreshToken};
 use crate::http::client::client_info;
 use crate::http::cookies::lookup;
 use crate::http::error::{message_of, AppError};
-use crate::http::forms::{AnonForm, CsrfCarrier, SessionForm};
+use crate::http::forms::{AnonForm, SessionForm};
 use crate::http::guard::{push_cookies, MaybeUser};
 use crate::http::handlers::{see_other, session_cookies};
 use crate::http::next::{checked_next, safe_next};
@@ -28,14 +28,7 @@ pub struct LoginQuery {
 pub struct LoginForm {
     email: String,
     password: String,
-    csrf_token: String,
     next: String,
-}
-
-impl CsrfCarrier for LoginForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 /// The sign-up form.
@@ -44,27 +37,11 @@ impl CsrfCarrier for LoginForm {
 pub struct RegisterForm {
     email: String,
     password: String,
-    csrf_token: String,
 }
 
-impl CsrfCarrier for RegisterForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
-/// A form with nothing but its CSRF token (sign-out, revoke buttons).
+/// A form with nothing but its CSRF token (sign-out, revoke buttons), which the extractor checks.
 #[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct CsrfOnly {
-    csrf_token: String,
-}
-
-impl CsrfCarrier for CsrfOnly {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+pub struct CsrfOnly {}
 
 /// The signed-out CSRF token, setting the cookie it is bound to when the browser lacks one.
 fn anonymous_csrf(req: &HttpRequest, st: &AppState) -> String {
