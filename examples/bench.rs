@@ -61,10 +61,14 @@ fn start_with(bin: &Path, dir: &Path, url: &str, env: &[(&str, &str)]) -> (Serve
         child,
         base: format!("http://127.0.0.1:{port}"),
     };
+    let base_path = env
+        .iter()
+        .find(|(k, _)| *k == "LATCHKEY_BASE_PATH")
+        .map_or("", |(_, v)| *v);
     loop {
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             use std::io::{Read, Write};
-            let _ = s.write_all(b"GET /readyz HTTP/1.0\r\n\r\n");
+            let _ = s.write_all(format!("GET {base_path}/readyz HTTP/1.0\r\n\r\n").as_bytes());
             let mut buf = [0u8; 12];
             if s.read_exact(&mut buf).is_ok() && buf.ends_with(b"200") {
                 return (server, t0.elapsed());
@@ -437,8 +441,8 @@ async fn main() {
         .unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
     let mut sizes = sizes;
     sizes.sort_unstable();
-    // BENCH_ONLY=page,rotation,storm,memory,scale,flood runs a subset (start-up is always
-    // measured).
+    // BENCH_ONLY=page,rotation,storm,memory,scale,flood,forward runs a subset (start-up is
+    // always measured).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let wants = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
     let dir = tempfile::tempdir().unwrap();
@@ -672,6 +676,10 @@ async fn main() {
         }
     }
 
+    if wants("forward") {
+        forward_figures(&bin, dir.path(), &url, &emails[0], &mut r).await;
+    }
+
     drop(server);
 
     if wants("flood") {
@@ -748,4 +756,162 @@ async fn scale_figures(base: &str, admin: &Value, tokens: Vec<RefreshToken>) -> 
         ));
     }
     out
+}
+
+/// A running nginx, stopped (by its own process id) when dropped.
+struct Nginx(Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Forward authentication (issue 16, item 7): Latchkey under `/auth` behind nginx with
+/// `bench/nginx.conf`; at 64 connections, the authz endpoint against `/healthz`, and a small
+/// page nginx answers itself, guarded by `auth_request` against unguarded. Each pair runs in
+/// alternating rounds (the machine's speed drifts), and each figure is the median of the
+/// rounds' ratios.
+async fn forward_figures(bin: &Path, dir: &Path, url: &str, email: &str, r: &mut Report) {
+    let (server, _) = start_with(
+        bin,
+        dir,
+        url,
+        &[
+            ("LATCHKEY_BASE_PATH", "/auth"),
+            ("LATCHKEY_TRUSTED_PROXIES", "127.0.0.1/32"),
+            ("LATCHKEY_COOKIE_SECURE", "false"),
+        ],
+    );
+    let pid = server.child.id();
+    let client = reqwest::Client::new();
+    let pair = sign_in(&client, &format!("{}/auth", server.base), email).await;
+    let cookie = format!("Cookie: access={}", pair["access_token"].as_str().unwrap());
+
+    let (front, app) = (free_port(), free_port());
+    let prefix = tempfile::tempdir().unwrap();
+    let deploy = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy");
+    let conf = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/nginx.conf"))
+        .unwrap()
+        .replace("@LISTEN@", &format!("127.0.0.1:{front}"))
+        .replace("@APP@", &format!("127.0.0.1:{app}"))
+        .replace("@LATCHKEY@", server.base.trim_start_matches("http://"))
+        .replace("@PREFIX@", &prefix.path().display().to_string())
+        .replace("@DEPLOY@", deploy);
+    let conf_path = prefix.path().join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let nginx = Command::new("nginx")
+        .args(["-e", &format!("{}/error.log", prefix.path().display())])
+        .arg("-p")
+        .arg(prefix.path())
+        .arg("-c")
+        .arg(&conf_path)
+        .args(["-g", "daemon off; master_process off;"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(nginx) = nginx.map(Nginx) else {
+        r.skip("forward auth", "nginx is not installed");
+        return;
+    };
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", front)).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "nginx did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let nginx_pid = nginx.0.id();
+    let secs: u32 = env_or("BENCH_SECS", 10);
+    let rounds: usize = env_or("BENCH_FORWARD_ROUNDS", 5).max(1);
+    let each = (secs / 5).max(1);
+    let ask = [
+        cookie.clone(),
+        "X-Original-URL: http://app.example/guarded/page".to_string(),
+        "X-Original-Method: GET".to_string(),
+    ];
+    let alternate = |a: &dyn Fn() -> Wrk, b: &dyn Fn() -> Wrk| {
+        let mut pairs = Vec::new();
+        for round in 0..rounds {
+            let pair = if round % 2 == 0 {
+                let x = a();
+                (x, b())
+            } else {
+                let y = b();
+                (a(), y)
+            };
+            pairs.push(pair);
+        }
+        pairs
+    };
+    let base = server.base.clone();
+    let endpoint = alternate(
+        &|| wrk(pid, &format!("{base}/auth/healthz"), 64, each, &[]),
+        &|| {
+            wrk(
+                pid,
+                &format!("{base}/auth/authz/auth-request"),
+                64,
+                each,
+                &ask,
+            )
+        },
+    );
+    let front_url = format!("http://127.0.0.1:{front}");
+    let page = alternate(
+        &|| wrk(nginx_pid, &format!("{front_url}/open/page"), 64, each, &[]),
+        &|| {
+            let c = cookie.clone();
+            wrk(
+                nginx_pid,
+                &format!("{front_url}/guarded/page"),
+                64,
+                each,
+                &[c],
+            )
+        },
+    );
+    for (name, pairs) in [
+        ("/authz vs /healthz", &endpoint),
+        ("guarded vs open page", &page),
+    ] {
+        for (a, b) in pairs.iter() {
+            println!(
+                "     {name}: {:>7.0} req/s (p50 {:.2} ms, p99 {:.2} ms) vs {:>7.0} req/s (p50 {:.2} ms, p99 {:.2} ms) | {:.1} %",
+                b.rps, b.p50_ms, b.p99_ms, a.rps, a.p50_ms, a.p99_ms, b.rps / a.rps * 100.0
+            );
+        }
+    }
+    let median = |pairs: &[(Wrk, Wrk)], f: &dyn Fn(&Wrk, &Wrk) -> f64| {
+        let mut v: Vec<f64> = pairs.iter().map(|(a, b)| f(a, b)).collect();
+        percentile(&mut v, 0.5)
+    };
+    let ratio = median(&endpoint, &|a, b| b.rps / a.rps);
+    r.add(
+        &format!("authz endpoint (valid cookie) vs /healthz throughput at 64 connections (median of {rounds} rounds)"),
+        format!("{:.1} %", ratio * 100.0),
+        "≥ 90 %",
+        ratio >= 0.9,
+    );
+    let ratio = median(&page, &|a, b| b.rps / a.rps);
+    r.add(
+        &format!("nginx page guarded by auth_request vs unguarded, throughput at 64 connections (median of {rounds} rounds)"),
+        format!("{:.1} %", ratio * 100.0),
+        "≥ 50 %",
+        ratio >= 0.5,
+    );
+    let p99 = median(&page, &|a, b| b.p99_ms / a.p99_ms);
+    let (g, o) = (
+        median(&page, &|_, b| b.p99_ms),
+        median(&page, &|a, _| a.p99_ms),
+    );
+    r.add(
+        "nginx page guarded vs unguarded, p99 latency (median ratio)",
+        format!("{p99:.2}× ({g:.2} ms vs {o:.2} ms)"),
+        "≤ 2×",
+        p99 <= 2.0,
+    );
+    drop(nginx);
 }

@@ -9,6 +9,7 @@ mod csrf;
 mod dashboard;
 mod devices;
 mod error;
+pub mod forward;
 mod live_count;
 mod password_check;
 mod passwords;

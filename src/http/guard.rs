@@ -182,6 +182,26 @@ impl FromRequest for CurrentUser {
     }
 }
 
+/// [`resolve`], then the admin check: `Forbidden` for anyone else signed in.
+pub async fn resolve_admin(req: &HttpRequest) -> Result<SessionUser, AuthError> {
+    let user = resolve(req).await?;
+    if user.role != Role::Admin {
+        return Err(AuthError::Forbidden);
+    }
+    // The token's role may be up to one access lifetime old: ask the database too.
+    state(req)?.auth.ensure_admin(&user).await?;
+    Ok(user)
+}
+
+/// The cookies queued for this response so far (forward auth repeats them in headers of its
+/// own for proxies that pass on only one `Set-Cookie`).
+pub fn pending_cookies(req: &HttpRequest) -> Vec<Cookie<'static>> {
+    req.extensions()
+        .get::<PendingCookies>()
+        .map(|p| p.0.clone())
+        .unwrap_or_default()
+}
+
 /// A handler parameter that requires a signed-in admin (403 for anyone else signed in), checked
 /// against the token and then the database, so a demoted or disabled admin is refused at once.
 pub struct Admin(pub SessionUser);
@@ -192,15 +212,7 @@ impl FromRequest for Admin {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            let user = resolve(&req).await?;
-            if user.role != Role::Admin {
-                return Err(AuthError::Forbidden.into());
-            }
-            // The token's role may be up to one access lifetime old: ask the database too.
-            state(&req)?.auth.ensure_admin(&user).await?;
-            Ok(Admin(user))
-        })
+        Box::pin(async move { Ok(Admin(resolve_admin(&req).await?)) })
     }
 }
 

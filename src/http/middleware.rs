@@ -33,10 +33,16 @@ pub async fn frame(
     let secure = state.is_none_or(|s| s.cookies.secure);
     let body_timeout = state.map(|s| s.body_timeout);
     let unsafe_method = is_unsafe(req.method());
+    // A proxy's forward-auth call repeats the original request's method and `Origin`, but it is
+    // a question about that request, not a state change of ours (the guard alone answers it).
+    let asks_for_a_proxy = state
+        .and_then(|s| s.urls.local(req.path()))
+        .is_some_and(|p| p == "/authz/forward-auth");
     if let Some(deadline) = body_timeout.filter(|_| unsafe_method) {
         limit_body(&mut req, deadline);
     }
     let res = if unsafe_method
+        && !asks_for_a_proxy
         && !req.headers().contains_key(header::AUTHORIZATION)
         && cross_origin(&req)
     {

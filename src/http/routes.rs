@@ -1,6 +1,7 @@
 //! The route table: every URL, and (by its extractor) who may use it.
 //!
-//! `MaybeUser` anyone · `CurrentUser` signed in · `Admin` admins · `AnonForm` signed-out form.
+//! `MaybeUser` anyone · `CurrentUser` signed in · `Admin` admins · `AnonForm` signed-out form ·
+//! `authz` the guard's answer for a proxy.
 //!
 //! One resource per path, its methods inside: actix tries resources one by one, so a path
 //! listed once per method made every request behind it compare more patterns, and a wrong
@@ -9,7 +10,7 @@
 //! then the pages a signed-in user views on every visit. No two patterns overlap, so the order
 //! changes nothing else.
 
-use super::handlers::{account, admin, admin_actions, api, auth_pages, devices, pages};
+use super::handlers::{account, admin, admin_actions, api, auth_pages, authz, devices, pages};
 use actix_web::guard;
 use actix_web::web::{self, post, resource};
 use actix_web::Route;
@@ -24,6 +25,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg
         // busiest first (see the module docs)
         .service(resource("/healthz").route(get().to(pages::healthz)))
+        // forward auth for other apps' proxies (trusted proxies only; the guard decides)
+        .service(resource("/authz/auth-request").route(get().to(authz::auth_request)))
+        .service(resource("/authz/forward-auth").route(web::route().to(authz::forward_auth)))
         .service(resource("/account").route(get().to(account::account))) // CurrentUser
         .service(resource("/account/sessions").route(get().to(devices::list))) // CurrentUser
         .service(resource("/api/me").route(get().to(api::me))) // CurrentUser

@@ -126,7 +126,12 @@ impl Application {
                 app.configure(|cfg| mount(cfg, inline, &*routes))
             } else {
                 // Everything, probes and static files included, lives under the base path.
-                app.service(web::scope(&base).configure(|cfg| mount(cfg, inline, &*routes)))
+                app.service(
+                    web::scope(&base)
+                        .configure(|cfg| mount(cfg, inline, &*routes))
+                        // The base path without its slash (`/auth`) is the home page's address too.
+                        .service(web::resource("").to(super::handlers::pages::base_alone)),
+                )
             };
             app.default_service(web::to(super::handlers::pages::not_found))
         })

@@ -37,6 +37,9 @@ on_both! {
         for probe in ["/auth/healthz", "/auth/readyz", "/auth/static/style.css", "/auth/metrics"] {
             assert_eq!(b.get(probe).await.status(), StatusCode::OK, "{probe}");
         }
+        let res = b.get("/auth").await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&res), "/auth/");
         for outside in ["/healthz", "/login", "/static/style.css", "/api/me", "/authz"] {
             assert_eq!(b.get(outside).await.status(), StatusCode::NOT_FOUND, "{outside}");
         }

@@ -19,6 +19,7 @@ mod corpus;
 mod devices;
 mod faults;
 mod forge;
+mod forward;
 mod guard;
 mod hostile;
 mod instances;

@@ -23,6 +23,11 @@ pub async fn home(st: web::Data<AppState>, user: MaybeUser) -> HttpResponse {
     )
 }
 
+/// The base path without its trailing slash: on to the home page under it.
+pub async fn base_alone(st: web::Data<AppState>) -> HttpResponse {
+    super::see_other(&st.urls.at("/"))
+}
+
 /// `GET /healthz`: the process runs.
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")

@@ -6,6 +6,7 @@
 //! Browser tests run one at a time (a process-wide lock): two cores cannot drive several
 //! Chromiums at once without making every page load slow.
 
+mod forward;
 mod journeys;
 mod screenshots;
 mod window;
@@ -70,6 +71,12 @@ impl Kit {
     /// A new, independent browser (its own Chromium and profile) with a 1280×800 viewport.
     pub async fn browser(&self) -> Window {
         self.driver.browser(&self.app.base, Viewport::Desktop).await
+    }
+
+    /// A new, independent browser whose paths are relative to `base` (a proxy in front of the
+    /// server, say).
+    pub async fn browser_at(&self, base: &str) -> Window {
+        self.driver.browser(base, Viewport::Desktop).await
     }
 
     /// A new, independent browser emulating a 390×844 phone (a desktop window cannot be made

@@ -1,0 +1,221 @@
+//! Forward authentication (CONTRACT §8): `/authz/auth-request` for nginx `auth_request` and
+//! `/authz/forward-auth` for Caddy `forward_auth` and Traefik `ForwardAuth`. Both are callers of
+//! the session guard (`guard::resolve`, `guard::resolve_admin`): the decision is the pages' own,
+//! only the answer differs (identity headers, a sign-in URL naming the original request).
+
+use crate::auth::forward::{self, ForwardError, Header, OriginalRequest};
+use crate::auth::{AuthError, SessionUser};
+use crate::http::guard::{pending_cookies, resolve, resolve_admin};
+use crate::http::state::AppState;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use serde::Deserialize;
+
+/// `?role=admin` on the endpoint's URL.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AuthzQuery {
+    role: Option<String>,
+}
+
+/// Which proxy protocol a request speaks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    /// nginx: 401 with `Location` when no session can be had.
+    AuthRequest,
+    /// Caddy/Traefik: 303 for a navigation, 401 for anything else.
+    ForwardAuth,
+}
+
+/// `GET`/`HEAD /authz/auth-request`.
+pub async fn auth_request(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    q: web::Query<AuthzQuery>,
+) -> HttpResponse {
+    authorize(&req, &st, &q, Flavor::AuthRequest).await
+}
+
+/// Any method `/authz/forward-auth`.
+pub async fn forward_auth(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    q: web::Query<AuthzQuery>,
+) -> HttpResponse {
+    authorize(&req, &st, &q, Flavor::ForwardAuth).await
+}
+
+/// Reads one header for the protocol parser: absent, once (visible ASCII or not), or repeated.
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Header<'a> {
+    let mut all = req.headers().get_all(name);
+    match (all.next(), all.next()) {
+        (None, _) => Header::Absent,
+        (Some(v), None) => Header::One(v.to_str().ok()),
+        _ => Header::Repeated,
+    }
+}
+
+fn described(req: &HttpRequest, flavor: Flavor) -> Result<OriginalRequest, ForwardError> {
+    match flavor {
+        Flavor::AuthRequest => forward::from_nginx(
+            header(req, "x-original-url"),
+            header(req, "x-original-method"),
+        ),
+        Flavor::ForwardAuth => forward::from_forwarded(
+            header(req, "x-forwarded-method"),
+            header(req, "x-forwarded-proto"),
+            header(req, "x-forwarded-host"),
+            header(req, "x-forwarded-uri"),
+        ),
+    }
+}
+
+/// A short plain-text answer for a proxy's operator (it never reaches a browser as a page).
+fn plain(status: StatusCode, text: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(text)
+}
+
+async fn authorize(
+    req: &HttpRequest,
+    st: &AppState,
+    q: &AuthzQuery,
+    flavor: Flavor,
+) -> HttpResponse {
+    // Checked before the guard runs, so a refused request refreshes and changes nothing.
+    let trusted = req
+        .peer_addr()
+        .is_some_and(|a| st.trusted_proxies.iter().any(|n| n.contains(&a.ip())));
+    if !trusted {
+        log::warn!(
+            "{}: refused: the peer is not in LATCHKEY_TRUSTED_PROXIES",
+            req.path()
+        );
+        return plain(
+            StatusCode::FORBIDDEN,
+            "Forward authentication answers only proxies listed in LATCHKEY_TRUSTED_PROXIES.\n"
+                .into(),
+        );
+    }
+    let admin_only = match q.role.as_deref() {
+        None => false,
+        Some("admin") => true,
+        Some(_) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "The only role that can be required is role=admin.\n".into(),
+            )
+        }
+    };
+    let original = match described(req, flavor) {
+        Ok(o) => o,
+        Err(e) => {
+            log::warn!("{}: refused: {e}", req.path());
+            return plain(
+                StatusCode::BAD_REQUEST,
+                format!("Bad forward-auth request: {e}.\n"),
+            );
+        }
+    };
+    let outcome = if admin_only {
+        resolve_admin(req).await
+    } else {
+        resolve(req).await
+    };
+    let mut res = match outcome {
+        Ok(user) => signed_in(&user),
+        Err(AuthError::Forbidden) => plain(
+            StatusCode::FORBIDDEN,
+            "You do not have permission to see this page.\n".into(),
+        ),
+        Err(AuthError::Database(cause)) => {
+            log::error!("{}: database unavailable: {cause}", req.path());
+            let mut res = plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Latchkey cannot reach its database right now. Please try again in a moment.\n"
+                    .into(),
+            );
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            res
+        }
+        Err(e) => no_session(req, st, &e, &original, flavor),
+    };
+    copy_cookies(req, st, &mut res);
+    res
+}
+
+/// `200` with the identity, in the header names Authelia uses.
+fn signed_in(user: &SessionUser) -> HttpResponse {
+    let mut res = HttpResponse::Ok();
+    let fields: [(&str, &str); 5] = [
+        ("remote-user", user.email.as_str()),
+        ("remote-email", user.email.as_str()),
+        ("remote-groups", user.role.as_str()),
+        ("remote-user-id", user.user_id.as_str()),
+        ("remote-session-id", user.session_id.as_str()),
+    ];
+    for (name, value) in fields {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            res.insert_header((HeaderName::from_static(name), v));
+        }
+    }
+    res.finish()
+}
+
+/// No session can be had: the sign-in URL with `reason` (left out when there simply was no
+/// session) and `next` (the original URL; the sign-in page checks it again).
+fn no_session(
+    req: &HttpRequest,
+    st: &AppState,
+    e: &AuthError,
+    original: &OriginalRequest,
+    flavor: Flavor,
+) -> HttpResponse {
+    let reason = (!matches!(e, AuthError::NoToken)).then(|| e.login_reason());
+    let signin = st.urls.login(reason, Some(&original.url.to_string()), true);
+    let navigation = forward::is_navigation(
+        &original.method,
+        req.headers()
+            .get("sec-fetch-mode")
+            .and_then(|v| v.to_str().ok()),
+        req.headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let mut res: HttpResponseBuilder = match (flavor, navigation) {
+        (Flavor::ForwardAuth, true) => HttpResponse::SeeOther(),
+        _ => HttpResponse::Unauthorized(),
+    };
+    if flavor == Flavor::AuthRequest || navigation {
+        res.insert_header((header::LOCATION, signin));
+    }
+    if flavor == Flavor::AuthRequest && navigation {
+        // nginx cannot tell a page load from a script's call by itself: this says which.
+        res.insert_header((
+            HeaderName::from_static("latchkey-navigation"),
+            HeaderValue::from_static("1"),
+        ));
+    }
+    res.finish()
+}
+
+/// Repeats each queued cookie (a refresh's pair, or their clearing) in a header of its own:
+/// nginx's `$upstream_http_set_cookie` holds only the first `Set-Cookie`, so its configuration
+/// maps these two to two `add_header Set-Cookie` lines (docs/FORWARD-AUTH.md).
+fn copy_cookies(req: &HttpRequest, st: &AppState, res: &mut HttpResponse) {
+    for cookie in pending_cookies(req) {
+        let name = if cookie.name() == st.cookies.access {
+            "latchkey-set-cookie-access"
+        } else if cookie.name() == st.cookies.refresh {
+            "latchkey-set-cookie-refresh"
+        } else {
+            continue;
+        };
+        if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
+            res.headers_mut().insert(HeaderName::from_static(name), v);
+        }
+    }
+}
