@@ -83,7 +83,12 @@ pub async fn frame(
     // The state is read again from the finished request: holding it across the await would
     // cost an Arc clone per request.
     if let Some(st) = res.request().app_data::<web::Data<AppState>>() {
-        let group = RouteGroup::of(res.request().path());
+        let path = res.request().path();
+        // Grouped by the route below LATCHKEY_BASE_PATH; anything outside it is a 404 page.
+        let group = st
+            .urls
+            .local(path)
+            .map_or(RouteGroup::Pages, RouteGroup::of);
         st.auth
             .metrics
             .observe_request(group, res.status().as_u16(), started.elapsed());
@@ -123,7 +128,12 @@ fn limit_body(req: &mut ServiceRequest, deadline: Duration) {
 
 fn finish(mut res: ServiceResponse<BoxBody>, secure: bool) -> ServiceResponse<BoxBody> {
     let pending = res.request().extensions_mut().remove::<PendingCookies>();
-    let is_static = res.request().path().starts_with("/static/");
+    let path = res.request().path();
+    let is_static = match res.request().app_data::<web::Data<AppState>>() {
+        Some(st) => st.urls.local(path).unwrap_or(""),
+        None => path,
+    }
+    .starts_with("/static/");
     let h = res.response_mut();
     if let Some(PendingCookies(cookies)) = pending {
         for c in cookies {
