@@ -89,7 +89,12 @@ pub async fn frame(
     // The state is read again from the finished request: holding it across the await would
     // cost an Arc clone per request.
     if let Some(st) = res.request().app_data::<web::Data<AppState>>() {
-        let group = RouteGroup::of(res.request().path());
+        let path = res.request().path();
+        // Grouped by the route below LATCHKEY_BASE_PATH; anything outside it is a 404 page.
+        let group = st
+            .urls
+            .local(path)
+            .map_or(RouteGroup::Pages, RouteGroup::of);
         st.auth
             .metrics
             .observe_request(group, res.status().as_u16(), started.elapsed());

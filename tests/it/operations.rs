@@ -190,8 +190,8 @@ async fn stopping_drains_an_in_flight_sign_in(signal: &str) {
     let csrf = b.cookie("__Host-csrf").expect("the sign-in form's cookie");
 
     // The sign-in is held in flight by its own body, not by how long anything takes: a served
-    // request proves the server took the connection, then the sign-in's head and half its
-    // body go out, the signal comes, and only once the server says it is stopping does the
+    // probe proves the server took the connection, with the sign-in's head and half its body
+    // right behind it; the signal comes, and only once the server says it is stopping does the
     // rest of the body follow.
     let body = format!(
         "email={}&password={}&csrf_token={token}&next=",
@@ -202,8 +202,19 @@ async fn stopping_drains_an_in_flight_sign_in(signal: &str) {
     let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
+    let head = format!(
+        "POST /login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
+         Cookie: __Host-csrf={csrf}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    // One write, the probe pipelined before the sign-in: once the probe's answer is back the
+    // server is reading this connection with the sign-in already in its buffer, so the
+    // connection is never idle (a keep-alive pause could be closed on a starved worker).
+    let mut out = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
+    out.extend_from_slice(head.as_bytes());
+    out.extend_from_slice(first);
+    conn.write_all(&out).unwrap();
     let mut seen = Vec::new();
     let mut buf = [0u8; 1024];
     while !String::from_utf8_lossy(&seen).contains("\r\n\r\nok") {
@@ -215,14 +226,6 @@ async fn stopping_drains_an_in_flight_sign_in(signal: &str) {
         );
         seen.extend_from_slice(&buf[..n]);
     }
-    let head = format!(
-        "POST /login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
-         Cookie: __Host-csrf={csrf}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Content-Length: {}\r\n\r\n",
-        body.len()
-    );
-    conn.write_all(head.as_bytes()).unwrap();
-    conn.write_all(first).unwrap();
     p.signal(signal);
     let stopping = format!("SIG{signal} received");
     assert!(
@@ -231,7 +234,14 @@ async fn stopping_drains_an_in_flight_sign_in(signal: &str) {
         "no {stopping:?} in {:?}",
         p.stderr
     );
-    conn.write_all(rest).unwrap();
+    if let Err(e) = conn.write_all(rest) {
+        // Not expected: the server hung up on a request it was still reading. Show its log.
+        let _ = p.exit_within(Duration::from_secs(20));
+        panic!(
+            "the rest of the body could not be sent ({e}); the server said {:?}",
+            p.stderr
+        );
+    }
     let mut answer = Vec::new();
     let _ = conn.read_to_end(&mut answer);
     let answer = String::from_utf8_lossy(&answer);
