@@ -2,10 +2,12 @@
 //! and the single mapping from domain errors to responses.
 
 pub mod admin_views;
+pub mod assets;
 pub mod chart;
 pub mod client;
 pub mod cookies;
 pub mod error;
+pub mod extend;
 pub mod forms;
 pub mod guard;
 pub mod handlers;

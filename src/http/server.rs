@@ -4,10 +4,10 @@ use super::state::AppState;
 use crate::auth::AuthService;
 use crate::config::{Config, MetricsMode, SigningSecrets};
 use crate::db::Db;
+use crate::telemetry::{Sample, SampleKind};
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Logger};
 use actix_web::{web, App, HttpResponse, HttpServer};
-use std::fmt::Write;
 use std::net::TcpListener;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -41,9 +41,26 @@ pub struct Application {
     state: AppState,
 }
 
+/// Routes of an application built on Latchkey (see [`Application::build_with`]).
+pub type ExtraRoutes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
 impl Application {
     /// Resolves the key, connects and migrates the database, self-tests JWT, binds the listener.
     pub async fn build(config: Config) -> Result<Self, StartError> {
+        Self::build_with(config, |_| {}).await
+    }
+
+    /// [`Self::build`], serving `routes` of your own beside Latchkey's: inside the same frame
+    /// (the `Origin` check on unsafe methods, rotated cookies written out, error pages and
+    /// sign-in redirects, security headers), so a handler that takes
+    /// [`CurrentUser`](super::guard::CurrentUser) gets transparent refresh and the sign-in
+    /// redirect with `next`. Latchkey's own paths are matched first. See
+    /// [`extend`](super::extend) and `examples/team_page`.
+    pub async fn build_with(
+        config: Config,
+        routes: impl Fn(&mut web::ServiceConfig) + Send + Sync + 'static,
+    ) -> Result<Self, StartError> {
+        let routes: ExtraRoutes = Arc::new(routes);
         let secrets = SigningSecrets::resolve(&config.secret, &config.previous_secrets)?;
         let db = Db::connect(&config.database_url, config.db_pool_size, config.db_timeout)?;
         db.check()?;
@@ -69,13 +86,9 @@ impl Application {
             Arc::downgrade(&auth),
             (config.revocation_sync / 2).max(Duration::from_millis(200)),
         );
-        // Learn before serving whether counting live sessions is slow here, so a large
-        // database never makes the first dashboard view wait (see auth::live_count).
-        match auth.count_live_sessions_now().await {
-            Ok(counted) => auth
-                .metrics
-                .set_active_sessions(counted.value.max(0) as u64),
-            Err(e) => log::warn!("counting live sessions failed (will retry): {e}"),
+        // Dashboard views and /metrics read the last count; make the first before serving.
+        if let Err(e) = auth.count_live_sessions_now().await {
+            log::warn!("counting live sessions failed (will retry): {e}");
         }
         spawn_session_count(Arc::downgrade(&auth), config.metrics_refresh);
         for adjusted in &config.adjustments {
@@ -97,6 +110,7 @@ impl Application {
         let shared = state.clone();
         let base = state.urls.base().to_string();
         let server = HttpServer::new(move || {
+            let routes = routes.clone();
             // One `Data` per worker: handlers clone it on every request, and a count shared by
             // all workers had every core writing the same cache line.
             let data = web::Data::new(shared.clone());
@@ -109,10 +123,10 @@ impl Application {
                 .wrap(from_fn(super::middleware::frame))
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms"));
             let app = if base.is_empty() {
-                app.configure(|cfg| mount(cfg, inline))
+                app.configure(|cfg| mount(cfg, inline, &*routes))
             } else {
                 // Everything, probes and static files included, lives under the base path.
-                app.service(web::scope(&base).configure(|cfg| mount(cfg, inline)))
+                app.service(web::scope(&base).configure(|cfg| mount(cfg, inline, &*routes)))
             };
             app.default_service(web::to(super::handlers::pages::not_found))
         })
@@ -175,9 +189,13 @@ impl Application {
 
 /// Every route, static files and (when inline) `/metrics`, at the root or inside the base path's
 /// scope.
-fn mount(cfg: &mut web::ServiceConfig, metrics_inline: bool) {
+fn mount(
+    cfg: &mut web::ServiceConfig,
+    metrics_inline: bool,
+    extra: &(dyn Fn(&mut web::ServiceConfig) + Send + Sync),
+) {
     super::routes::configure(cfg);
-    cfg.service(actix_files::Files::new("/static", static_dir()).prefer_utf8(true));
+    extra(cfg);
     if metrics_inline {
         cfg.route("/metrics", web::get().to(super::handlers::pages::metrics));
     }
@@ -207,15 +225,6 @@ async fn stop_signal() -> &'static str {
     {
         let _ = actix_web::rt::signal::ctrl_c().await;
         "Ctrl-C"
-    }
-}
-
-/// `./static` when run from the checkout, else the copy next to the sources it was built from.
-fn static_dir() -> String {
-    if std::path::Path::new("static/style.css").exists() {
-        "static".into()
-    } else {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/static").into()
     }
 }
 
@@ -266,14 +275,12 @@ fn spawn_activity_flush(auth: Weak<AuthService>, every: Duration) {
     });
 }
 
-/// Keeps the active-sessions gauge fresh without counting rows on every scrape.
+/// Keeps the live-session count (dashboard and `/metrics`) fresh without counting rows on
+/// any request.
 fn spawn_session_count(auth: Weak<AuthService>, every: Duration) {
     spawn_every(auth, every.max(Duration::from_secs(1)), |auth| async move {
-        match auth.count_live_sessions_now().await {
-            Ok(counted) => auth
-                .metrics
-                .set_active_sessions(counted.value.max(0) as u64),
-            Err(e) => log::debug!("active-session count skipped: {e}"),
+        if let Err(e) = auth.count_live_sessions_now().await {
+            log::debug!("active-session count skipped: {e}");
         }
     });
 }
@@ -317,42 +324,47 @@ fn spawn_metrics_listener(addr: std::net::SocketAddr, state: AppState) -> Result
     Ok(())
 }
 
-/// The Prometheus page: counters plus gauges measured now.
+/// The Prometheus page: the registered metrics plus values read now.
 pub fn metrics_text(st: &AppState) -> String {
     let db = &st.auth.db;
     let (conns, idle) = db.pool_state();
-    let mut out = st.auth.metrics.render(&[
-        (
+    let gauge = |name, help, value: f64| Sample {
+        name,
+        help,
+        kind: SampleKind::Gauge,
+        value,
+    };
+    st.auth.metrics.render(&[
+        gauge(
             "latchkey_db_pool_max",
             "Most database connections the pool opens.",
             db.pool_max() as f64,
         ),
-        (
+        gauge(
             "latchkey_db_pool_in_use",
             "Database connections checked out now.",
             conns.saturating_sub(idle) as f64,
         ),
-        (
+        gauge(
             "latchkey_db_pool_connections",
             "Open database connections.",
             conns as f64,
         ),
-        (
+        gauge(
             "latchkey_db_pool_idle",
             "Idle database connections.",
             idle as f64,
         ),
-        (
+        gauge(
             "latchkey_revoked_sessions_cached",
             "Revoked session ids held for live-token checks.",
             st.auth.revocations.len() as f64,
         ),
-    ]);
-    let name = "latchkey_db_unavailable_total";
-    let _ = writeln!(
-        out,
-        "# HELP {name} Requests for a database connection that failed in time (each became a 503).\n# TYPE {name} counter\n{name} {}",
-        db.checkout_failures()
-    );
-    out
+        Sample {
+            name: "latchkey_db_unavailable_total",
+            help: "Requests for a database connection that failed in time (each became a 503).",
+            kind: SampleKind::Counter,
+            value: db.checkout_failures() as f64,
+        },
+    ])
 }
