@@ -1,9 +1,8 @@
 //! Checking a password under the sign-in throttle: the one path every password check takes,
 //! whether it signs someone in or confirms that a signed-in user is who they say.
 //!
-//! The attempt is reserved before bcrypt runs (see `throttle`), bcrypt waits a bounded time for
-//! a turn, and an attempt that never reached bcrypt is forgotten so a busy server does not use
-//! up anyone's allowance.
+//! The attempt is reserved before bcrypt runs (see `throttle`) and bcrypt's queue is bounded.
+//! An attempt turned away by a full queue still counts, so a flood spends its own allowance.
 
 use super::service::{event, SessionUser};
 use super::throttle::Attempt;
@@ -42,7 +41,7 @@ impl AuthService {
     /// clears the account's failures like a sign-in does.
     ///
     /// Errors: `WrongPassword`; `RateLimited` (nothing checked, nothing recorded); `Busy`
-    /// (bcrypt had no turn in time; nothing recorded); `SessionRevoked` when the account is gone;
+    /// (bcrypt's queue was full; the attempt counts); `SessionRevoked` when the account is gone;
     /// `Database`.
     pub async fn verify_signed_in_password(
         &self,
@@ -67,7 +66,7 @@ impl AuthService {
             }
         };
         if self
-            .verify_reserved(password, Some(row.password_hash), reserved)
+            .verify_reserved(password, Some(row.password_hash))
             .await?
         {
             self.db
@@ -140,21 +139,17 @@ impl AuthService {
         }
     }
 
-    /// Runs bcrypt for a reserved attempt; when bcrypt has no turn in time the reservation is
-    /// forgotten and the answer is `Busy`.
+    /// Runs bcrypt for a reserved attempt. When bcrypt has no turn the answer is `Busy` and the
+    /// reservation stays counted: were it given back, one address could keep bcrypt's queue
+    /// full for ever by retrying, its allowance never spent.
     pub(super) async fn verify_reserved(
         &self,
         password: &str,
         hash: Option<String>,
-        reserved: Option<i64>,
     ) -> Result<bool, AuthError> {
-        match self.hasher.verify(password, hash).await {
-            Ok(ok) => Ok(ok),
-            Err(busy) => {
-                self.forget_attempt(reserved).await;
-                log::warn!("password check refused: every bcrypt worker is busy");
-                Err(busy.into())
-            }
-        }
+        self.hasher.verify(password, hash).await.map_err(|busy| {
+            log::warn!("password check refused: bcrypt's queue is full");
+            busy.into()
+        })
     }
 }

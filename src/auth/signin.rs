@@ -9,7 +9,7 @@ use crate::db::activity::ActivityKind;
 use crate::db::audit::{self, AuditKind};
 use crate::db::sessions::{self, SessionRow};
 use crate::db::users::{self, UserRow};
-use crate::db::{self, sign_ups, tokens, DbError};
+use crate::db::{self, tokens, DbError};
 use crate::domain::{ClientInfo, Email, NewPassword, Role, SessionId, UserId};
 use crate::telemetry::Metrics;
 use diesel::Connection;
@@ -48,11 +48,7 @@ impl AuthService {
             }
         };
         let ok = self
-            .verify_reserved(
-                password,
-                user.as_ref().map(|u| u.password_hash.clone()),
-                reserved,
-            )
+            .verify_reserved(password, user.as_ref().map(|u| u.password_hash.clone()))
             .await?;
         let user = match user {
             Some(u) if ok && !u.disabled => u,
@@ -184,28 +180,17 @@ impl AuthService {
         let now = db::now();
         let throttle = self.throttle;
         let ip = client.ip.clone();
-        let reserved = match self
+        if let Attempt::Wait(retry_after) = self
             .db
             .run_write(move |c| throttle.reserve_sign_up(c, &ip, now))
             .await?
         {
-            Attempt::Go(row) => row,
-            Attempt::Wait(retry_after) => {
-                Metrics::inc(&self.metrics.login_throttled);
-                log::warn!("sign-ups throttled for {retry_after}s from {}", client.ip);
-                return Err(AuthError::TooManySignUps { retry_after });
-            }
-        };
-        let hash = match self.hasher.hash(&password).await {
-            Ok(hash) => hash,
-            Err(e) => {
-                if let Some(id) = reserved {
-                    // Never hashed: the address keeps its allowance.
-                    let _ = self.db.run_write(move |c| sign_ups::forget(c, id)).await;
-                }
-                return Err(e.into());
-            }
-        };
+            Metrics::inc(&self.metrics.login_throttled);
+            log::warn!("sign-ups throttled for {retry_after}s from {}", client.ip);
+            return Err(AuthError::TooManySignUps { retry_after });
+        }
+        // A sign-up turned away by a full bcrypt queue still counts (see `verify_reserved`).
+        let hash = self.hasher.hash(&password).await?;
         let id = UserId::generate();
         let client2 = client.clone();
         let user = self

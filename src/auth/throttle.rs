@@ -12,7 +12,7 @@
 //! the others, and keeps it only if no wait applies (on PostgreSQL under advisory locks on the
 //! account and the address, on SQLite under its one write lock). So however many requests
 //! arrive at once, no more than the free allowance reach bcrypt. A success clears the count; an
-//! attempt that never reached bcrypt (every bcrypt worker busy) is forgotten.
+//! attempt turned away by bcrypt's full queue still counts, so a flood spends its allowance.
 //!
 //! Waits are counted in whole seconds from the second *after* the last failure (stored times
 //! are whole seconds, so a wait of 1 s must not end a millisecond after it began). Sign-ups
