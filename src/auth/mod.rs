@@ -20,6 +20,7 @@ mod thread_memo;
 mod throttle;
 mod tokens;
 mod verified;
+mod words;
 
 pub use activity::ActivityBuffer;
 pub use admin::{
@@ -36,6 +37,7 @@ pub use revocation::RevocationCache;
 pub use service::{AuthService, Issued, RevokeReason, SessionUser, Settings};
 pub use throttle::Throttle;
 pub use tokens::{AccessClaims, AccessError, TokenKeys};
+pub use words::{describe, title, Audience, EventFacts, EventWords};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

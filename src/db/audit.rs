@@ -27,11 +27,13 @@ pub enum AuditKind {
     UserEnabled,
     /// An account was created.
     UserRegistered,
+    /// A signed-in user confirmed their password for a sensitive action ("confirm it's you").
+    StepUpConfirmed,
 }
 
 impl AuditKind {
     /// Every kind, for filters.
-    pub const ALL: [AuditKind; 10] = [
+    pub const ALL: [AuditKind; 11] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::Logout,
@@ -42,6 +44,7 @@ impl AuditKind {
         Self::UserDisabled,
         Self::UserEnabled,
         Self::UserRegistered,
+        Self::StepUpConfirmed,
     ];
 
     /// The stored spelling.
@@ -57,6 +60,7 @@ impl AuditKind {
             Self::UserDisabled => "user_disabled",
             Self::UserEnabled => "user_enabled",
             Self::UserRegistered => "user_registered",
+            Self::StepUpConfirmed => "step_up_confirmed",
         }
     }
 

@@ -28,6 +28,7 @@ mod proxy;
 mod revocation;
 mod rotation;
 mod secrets;
+mod security;
 mod startup;
 mod supply_chain;
 mod throttling;
