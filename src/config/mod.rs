@@ -6,7 +6,7 @@
 //! `LATCHKEY_REFRESH_AHEAD`, `LATCHKEY_REVOCATION_SYNC`, `LATCHKEY_COOKIE_SECURE`,
 //! `LATCHKEY_REGISTRATION`, `LATCHKEY_TRUSTED_PROXIES`, `LATCHKEY_BCRYPT_COST`,
 //! `LATCHKEY_DB_POOL_SIZE`, `LATCHKEY_DB_TIMEOUT`, `LATCHKEY_METRICS`, `LATCHKEY_METRICS_REFRESH`,
-//! `LATCHKEY_LOGIN_THROTTLE`, `LATCHKEY_BODY_TIMEOUT`.
+//! `LATCHKEY_LOGIN_THROTTLE`, `LATCHKEY_BODY_TIMEOUT`, `LATCHKEY_STEP_UP_TTL`.
 //! The result is a plain value passed down from `main`; tests build their own.
 
 mod duration;
@@ -113,6 +113,8 @@ pub struct Config {
     pub login_throttle: bool,
     /// How long a request body may take to arrive in full (a slow one answers 400).
     pub body_timeout: Duration,
+    /// How long a password confirmation lets a session take sensitive actions (CONTRACT §10).
+    pub step_up_ttl: Duration,
 }
 
 impl Config {
@@ -296,6 +298,13 @@ impl Config {
                 "must be between 1s and 300s",
             ));
         }
+        let step_up_ttl = dur("LATCHKEY_STEP_UP_TTL", "10m")?;
+        if step_up_ttl.is_zero() || step_up_ttl > Duration::from_secs(86_400) {
+            return Err(ConfigError::new(
+                "LATCHKEY_STEP_UP_TTL",
+                "must be between 1s and 24h",
+            ));
+        }
         let metrics_refresh = dur("LATCHKEY_METRICS_REFRESH", "15s")?;
         if metrics_refresh.is_zero() {
             return Err(ConfigError::new(
@@ -326,6 +335,7 @@ impl Config {
             metrics_refresh,
             login_throttle: flag("LATCHKEY_LOGIN_THROTTLE", true)?,
             body_timeout,
+            step_up_ttl,
         })
     }
 }
@@ -357,6 +367,7 @@ mod tests {
         assert_eq!(c.revocation_sync, Duration::from_secs(2));
         assert!(c.cookie_secure && c.registration_open);
         assert_eq!(c.bcrypt_cost, 12);
+        assert_eq!(c.step_up_ttl, Duration::from_secs(600));
         assert!(
             matches!(c.secret, SecretSource::File(ref p) if p.as_os_str() == "latchkey.secret")
         );
@@ -379,6 +390,9 @@ mod tests {
             ("LATCHKEY_METRICS_REFRESH", "0"),
             ("LATCHKEY_BODY_TIMEOUT", "0"),
             ("LATCHKEY_BODY_TIMEOUT", "1h"),
+            ("LATCHKEY_STEP_UP_TTL", "0"),
+            ("LATCHKEY_STEP_UP_TTL", "2d"),
+            ("LATCHKEY_STEP_UP_TTL", "soon"),
         ];
         for (var, value) in cases {
             let err = cfg(&[(var, value)]).expect_err(value);

@@ -5,8 +5,10 @@ pub mod admin;
 pub mod admin_actions;
 pub mod api;
 pub mod auth_pages;
+pub mod confirm;
 pub mod devices;
 pub mod pages;
+pub mod security;
 
 use super::state::AppState;
 use crate::auth::Issued;
