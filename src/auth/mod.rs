@@ -40,7 +40,7 @@ pub use security::{HistoryEntry, HISTORY_DAYS, HISTORY_PAGE};
 pub use service::{AuthService, Issued, RevokeReason, SessionUser, Settings};
 pub use throttle::Throttle;
 pub use tokens::{AccessClaims, AccessError, TokenKeys};
-pub use words::{describe, span as span_in_words, title, Audience, EventFacts, EventWords};
+pub use words::{describe, lifetime, title, Audience, EventFacts, EventWords};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

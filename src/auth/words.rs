@@ -234,6 +234,16 @@ pub fn clock(secs: i64, reference: i64) -> String {
     t.format(&fmt).unwrap_or_default()
 }
 
+/// A lifetime for people, spelled out: "10 minutes", "1 hour", "90 seconds".
+pub fn lifetime(secs: i64) -> String {
+    let unit = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    match secs.max(0) {
+        s if s % 3600 == 0 && s > 0 => unit(s / 3600, "hour"),
+        s if s % 60 == 0 && s > 0 => unit(s / 60, "minute"),
+        s => unit(s, "second"),
+    }
+}
+
 /// A duration for people: "3 s", "4 min", "2 h 5 min", "3 days".
 pub fn span(secs: i64) -> String {
     let s = secs.max(0);

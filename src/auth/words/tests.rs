@@ -199,5 +199,8 @@ fn spans_and_clocks_read_well() {
     assert_eq!(span(7500), "2 h 5 min");
     assert_eq!(span(3 * 86_400 + 5), "3 days");
     assert_eq!(clock(AT, AT), "06:29:42 UTC");
+    assert_eq!(lifetime(600), "10 minutes");
+    assert_eq!(lifetime(3600), "1 hour");
+    assert_eq!(lifetime(90), "90 seconds");
     assert_eq!(clock(i64::MAX, AT), "an unknown time");
 }

@@ -123,7 +123,7 @@ fn page(
         next,
         pending,
         confirmed,
-        lasts: crate::auth::span_in_words(st.auth.settings.step_up_ttl),
+        lasts: crate::auth::lifetime(st.auth.settings.step_up_ttl),
         error,
     }
 }
