@@ -1,7 +1,9 @@
 //! The one place errors become responses: a JSON body with a `code` under `/api/`, an HTML page
 //! or a redirect to sign-in elsewhere. Internal causes are logged, never shown.
 
-use super::next::login_url;
+use super::next::login_url_at;
+use super::state::AppState;
+use super::urls::Urls;
 use super::views::{render, ErrorPage};
 use crate::auth::AuthError;
 use crate::db::DbError;
@@ -104,9 +106,20 @@ fn is_session_error(e: &AuthError) -> bool {
     )
 }
 
+/// Latchkey's addresses as this request's app knows them (root when it has no state).
+fn urls_of(req: &HttpRequest) -> Urls {
+    req.app_data::<actix_web::web::Data<AppState>>()
+        .map(|st| st.urls.clone())
+        .unwrap_or_default()
+}
+
 /// Whether a request is answered in JSON.
 pub fn is_api(req: &HttpRequest) -> bool {
-    req.path().starts_with("/api/") || req.path() == "/api"
+    let path = match req.app_data::<actix_web::web::Data<AppState>>() {
+        Some(st) => st.urls.local(req.path()).unwrap_or(""),
+        None => req.path(),
+    };
+    path.starts_with("/api/") || path == "/api"
 }
 
 /// Whether the client asked for JSON rather than a page (`Accept` or `Content-Type`).
@@ -129,7 +142,11 @@ fn confirm_url(req: &HttpRequest) -> String {
     } else {
         req.path()
     };
-    format!("/confirm?next={}", super::next::encode(next))
+    format!(
+        "{}?next={}",
+        urls_of(req).at("/confirm"),
+        super::next::encode(next)
+    )
 }
 
 /// Renders a domain error for this request.
@@ -179,7 +196,10 @@ pub fn render_error(req: &HttpRequest, e: &AuthError) -> HttpResponse {
                 .unwrap_or("/")
         });
         return HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, login_url(e.login_reason(), next)))
+            .insert_header((
+                header::LOCATION,
+                login_url_at(&urls_of(req), e.login_reason(), next),
+            ))
             .finish();
     }
     let title = match status {
@@ -194,7 +214,7 @@ pub fn render_error(req: &HttpRequest, e: &AuthError) -> HttpResponse {
     add_retry_after(&mut res, e);
     render(
         &mut res,
-        &ErrorPage::new(status.as_u16(), title, message_of(e)),
+        &ErrorPage::new(&urls_of(req), status.as_u16(), title, message_of(e)),
     )
 }
 
@@ -235,7 +255,7 @@ pub fn render_other(req: &HttpRequest, status: StatusCode) -> HttpResponse {
     };
     render(
         &mut HttpResponse::build(status),
-        &ErrorPage::new(status.as_u16(), title, message.into()),
+        &ErrorPage::new(&urls_of(req), status.as_u16(), title, message.into()),
     )
 }
 

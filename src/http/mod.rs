@@ -10,11 +10,13 @@ pub mod error;
 pub mod forms;
 pub mod guard;
 pub mod handlers;
+pub mod json;
 pub mod middleware;
 pub mod next;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod urls;
 pub mod views;
 
 pub use server::Application;

@@ -74,6 +74,9 @@ impl Application {
             Err(e) => log::warn!("counting live sessions failed (will retry): {e}"),
         }
         spawn_session_count(Arc::downgrade(&auth), config.metrics_refresh);
+        for adjusted in &config.adjustments {
+            log::warn!("{adjusted}");
+        }
         if config.bcrypt_cost < 10 {
             log::warn!(
                 "LATCHKEY_BCRYPT_COST={} is below 10: fine for tests, too weak for production",
@@ -88,21 +91,25 @@ impl Application {
         })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
         let shared = state.clone();
+        let base = state.urls.base().to_string();
         let server = HttpServer::new(move || {
             // One `Data` per worker: handlers clone it on every request, and a count shared by
             // all workers had every core writing the same cache line.
             let data = web::Data::new(shared.clone());
-            let mut app = App::new()
+            let inline = data.metrics_inline;
+            let app = App::new()
                 .app_data(data.clone())
                 .app_data(web::FormConfig::default().limit(16 * 1024))
                 .app_data(web::JsonConfig::default().limit(16 * 1024))
+                .app_data(web::PayloadConfig::new(16 * 1024))
                 .wrap(from_fn(super::middleware::frame))
-                .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
-                .configure(super::routes::configure)
-                .service(actix_files::Files::new("/static", static_dir()).prefer_utf8(true));
-            if data.metrics_inline {
-                app = app.route("/metrics", web::get().to(super::handlers::pages::metrics));
-            }
+                .wrap(Logger::new("%a \"%r\" %s %b %Dms"));
+            let app = if base.is_empty() {
+                app.configure(|cfg| mount(cfg, inline))
+            } else {
+                // Everything, probes and static files included, lives under the base path.
+                app.service(web::scope(&base).configure(|cfg| mount(cfg, inline)))
+            };
             app.default_service(web::to(super::handlers::pages::not_found))
         })
         .shutdown_timeout(DRAIN_SECS)
@@ -159,6 +166,16 @@ impl Application {
             handle.stop(true).await;
         });
         self.server.await
+    }
+}
+
+/// Every route, static files and (when inline) `/metrics`, at the root or inside the base path's
+/// scope.
+fn mount(cfg: &mut web::ServiceConfig, metrics_inline: bool) {
+    super::routes::configure(cfg);
+    cfg.service(actix_files::Files::new("/static", static_dir()).prefer_utf8(true));
+    if metrics_inline {
+        cfg.route("/metrics", web::get().to(super::handlers::pages::metrics));
     }
 }
 

@@ -294,7 +294,7 @@ on_both! {
         let res = ann.get("/confirm?next=/account/sessions").await;
         assert_eq!(location(&res), "/account/sessions");
         let res = ann.get("/confirm?next=//evil.example/").await;
-        assert_eq!(location(&res), "/");
+        assert_eq!(location(&res), "/account", "never off the site");
     }
 }
 
@@ -388,5 +388,57 @@ on_both! {
         // The form needs its CSRF token like any other.
         let res = ann.post_form("/confirm", &[("password", PASSWORD), ("next", "/")]).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    }
+}
+
+/// Every `href` and `action` of a page that names a path starts with the base path.
+fn all_under(base: &str, html: &str) {
+    let mut seen = 0;
+    for attr in ["href=\"", "action=\""] {
+        for (i, _) in html.match_indices(attr) {
+            let rest = &html[i + attr.len()..];
+            let value = &rest[..rest.find('"').unwrap()];
+            if value.starts_with('/') {
+                seen += 1;
+                assert!(value.starts_with(base), "{value} is not under {base}");
+            }
+        }
+    }
+    assert!(seen > 0, "{html}");
+}
+
+on_both! {
+    async fn the_new_pages_and_the_confirmation_round_trip_live_under_the_base_path(store) {
+        let app = TestApp::spawn_with(store, |env| {
+            env.insert("LATCHKEY_BASE_PATH".into(), "/auth".into());
+        })
+        .await;
+        let ann = app.browser();
+        let token = ann.form_token("/auth/register", "/auth/register").await;
+        ann.post_form("/auth/register", &[("email", "ann@example.com"), ("password", PASSWORD), ("csrf_token", &token)]).await;
+        let other = app.browser();
+        let token = other.form_token("/auth/login", "/auth/login").await;
+        other.post_form("/auth/login", &[("email", "ann@example.com"), ("password", PASSWORD), ("csrf_token", &token)]).await;
+        age_confirmations(&app);
+
+        let res = ann.get("/auth/account/security").await;
+        assert_eq!(res.status(), StatusCode::OK);
+        all_under("/auth/", &res.text().await.unwrap());
+        let action = "/auth/account/sessions/revoke-others";
+        let token = token_for(&ann, "/auth/account/sessions", action).await;
+        let res = ann.post_form(action, &[("csrf_token", &token)]).await;
+        assert_eq!(location(&res), "/auth/confirm?next=/auth/account/sessions/revoke-others");
+        let page = ann.get(&location(&res)).await.text().await.unwrap();
+        all_under("/auth/", &page);
+        assert!(page.contains("To sign out all your other sessions"), "{page}");
+        let res = ann
+            .post_form("/auth/confirm", &[("password", PASSWORD), ("csrf_token", &token), ("next", action)])
+            .await;
+        let page = res.text().await.unwrap();
+        all_under("/auth/", &page);
+        let fresh = csrf_in_form(&page, action).expect("the action is offered again under the base path");
+        let res = ann.post_form(action, &[("csrf_token", &fresh)]).await;
+        assert_eq!(location(&res), "/auth/account/sessions?notice=others_revoked&n=1");
+        assert_eq!(live_sessions(&app), 1);
     }
 }

@@ -7,7 +7,7 @@ use crate::domain::{SessionId, UserId};
 use crate::http::account_views::{ConfirmPage, PendingAction};
 use crate::http::client::client_info;
 use crate::http::error::{status_of, AppError};
-use crate::http::forms::{CsrfCarrier, SessionForm};
+use crate::http::forms::SessionForm;
 use crate::http::guard::CurrentUser;
 use crate::http::handlers::see_other;
 use crate::http::next::safe_next;
@@ -24,27 +24,21 @@ pub struct ConfirmQuery {
     next: Option<String>,
 }
 
-/// The confirmation form.
+/// The confirmation form (its `csrf_token` is checked by [`SessionForm`]).
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct ConfirmForm {
     password: String,
-    csrf_token: String,
     next: String,
 }
 
-impl CsrfCarrier for ConfirmForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
-/// The sensitive action `next` names, if it is one (its own path, no query), in words.
+/// The sensitive action `next` (a full path, base path included) names, if it is one (its own
+/// path, no query), in words.
 async fn pending_action(st: &AppState, next: &str) -> Result<Option<PendingAction>, AppError> {
-    if next.contains('?') {
+    let Some(route) = st.urls.local(next).filter(|r| !r.contains(['?', '#'])) else {
         return Ok(None);
-    }
-    let parts: Vec<&str> = next.trim_start_matches('/').split('/').collect();
+    };
+    let parts: Vec<&str> = route.trim_start_matches('/').split('/').collect();
     let action = |label: &str, purpose: String, danger: bool| PendingAction {
         action: next.to_string(),
         label: label.to_string(),
@@ -90,22 +84,23 @@ async fn pending_action(st: &AppState, next: &str) -> Result<Option<PendingActio
     })
 }
 
-/// Where "Cancel" goes: the page the action sits on, or `next` itself for a page.
-fn back_from(next: &str, pending: bool) -> String {
+/// Where "Cancel" goes: the page the action sits on, or the account page for a page.
+fn back_from(st: &AppState, next: &str, pending: bool) -> String {
+    let route = st.urls.local(next).unwrap_or("/");
     if !pending {
-        return next.to_string();
+        return st.urls.at("/account");
     }
-    if next.starts_with("/account/") {
-        return "/account/sessions".into();
+    if route.starts_with("/account/") {
+        return st.urls.at("/account/sessions");
     }
-    match next
+    match route
         .trim_start_matches('/')
         .split('/')
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["admin", "users", id, _] => format!("/admin/users/{id}"),
-        _ => "/admin".into(),
+        ["admin", "users", id, _] => st.urls.at(&format!("/admin/users/{id}")),
+        _ => st.urls.at("/admin"),
     }
 }
 
@@ -118,13 +113,25 @@ fn page(
     error: Option<String>,
 ) -> ConfirmPage {
     ConfirmPage {
-        chrome: Chrome::signed_in(user, st.auth.csrf.for_session(user.session_id.as_str())),
-        back: back_from(&next, pending.is_some()),
+        chrome: Chrome::signed_in(
+            &st.urls,
+            user,
+            st.auth.csrf.for_session(user.session_id.as_str()),
+        ),
+        back: back_from(st, &next, pending.is_some()),
         next,
         pending,
         confirmed,
         lasts: crate::auth::lifetime(st.auth.settings.step_up_ttl),
         error,
+    }
+}
+
+/// `next` when it is a local path (base path included), else the account page.
+fn local_next(st: &AppState, raw: Option<&str>) -> String {
+    match safe_next(raw) {
+        n if n == "/" => st.urls.at("/account"),
+        n => n,
     }
 }
 
@@ -134,7 +141,7 @@ pub async fn form(
     CurrentUser(user): CurrentUser,
     q: web::Query<ConfirmQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let next = safe_next(q.next.as_deref());
+    let next = local_next(&st, q.next.as_deref());
     let pending = pending_action(&st, &next).await?;
     let confirmed = st.auth.is_confirmed(&user).await?;
     if confirmed && pending.is_none() {
@@ -152,7 +159,7 @@ pub async fn submit(
 ) -> Result<HttpResponse, AppError> {
     let SessionForm { user, form } = f;
     let client = client_info(&req, &st.trusted_proxies);
-    let next = safe_next(Some(&form.next));
+    let next = local_next(&st, Some(&form.next));
     let outcome = st
         .auth
         .confirm_password(&user, &form.password, &client)

@@ -4,10 +4,10 @@ use crate::auth::HISTORY_DAYS;
 use crate::http::account_views::{HistoryRow, SecurityPage};
 use crate::http::error::AppError;
 use crate::http::guard::CurrentUser;
-use crate::http::next::{encode, safe_next};
+use crate::http::next::{checked_next, encode};
 use crate::http::state::AppState;
 use crate::http::views::{render, Chrome};
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 /// `?before=…` (the page cursor), and after signing in again `?explain=ID&next=PATH`.
@@ -21,6 +21,7 @@ pub struct HistoryQuery {
 
 /// `GET /account/security`.
 pub async fn history(
+    req: HttpRequest,
     st: web::Data<AppState>,
     CurrentUser(user): CurrentUser,
     q: web::Query<HistoryQuery>,
@@ -37,13 +38,18 @@ pub async fn history(
             .map(|e| HistoryRow::new(e, now)),
         _ => None,
     };
+    // `next` as the sign-in form allowed it (a forward-auth app's URL too).
+    let here = st.urls.at("/account/security");
     let continue_to = reuse
         .as_ref()
-        .and(q.next.as_deref())
-        .map(|n| safe_next(Some(n)))
-        .filter(|n| n != "/" && !n.starts_with("/account/security"));
+        .and_then(|_| checked_next(&req, &st, q.next.as_deref()))
+        .filter(|n| n != "/" && !n.starts_with(&here));
     let view = SecurityPage {
-        chrome: Chrome::signed_in(&user, st.auth.csrf.for_session(user.session_id.as_str())),
+        chrome: Chrome::signed_in(
+            &st.urls,
+            &user,
+            st.auth.csrf.for_session(user.session_id.as_str()),
+        ),
         reuse,
         continue_to,
         events: page
@@ -51,9 +57,10 @@ pub async fn history(
             .into_iter()
             .map(|e| HistoryRow::new(e, now))
             .collect(),
-        next: page
-            .next
-            .map(|c| format!("/account/security?before={}", encode(&c))),
+        next: page.next.map(|c| {
+            st.urls
+                .at(&format!("/account/security?before={}", encode(&c)))
+        }),
         paged: q.before.is_some(),
         days: HISTORY_DAYS,
     };
