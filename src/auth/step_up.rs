@@ -3,14 +3,13 @@
 //! `LATCHKEY_STEP_UP_TTL`. Signing in with the password counts as one; a refresh does not. The
 //! row outlives every access-token rotation, and every instance reads the same one.
 
+use super::password_check::PasswordCheck;
 use super::service::event;
 use super::{AuthError, AuthService, SessionUser};
 use crate::db::audit::{self, AuditKind};
-use crate::db::{self, login_failures, sessions, users};
+use crate::db::{self, sessions};
 use crate::domain::ClientInfo;
-use crate::telemetry::Metrics;
 use diesel::Connection;
-use serde_json::json;
 
 impl AuthService {
     /// Whether this session confirmed its password within the step-up lifetime.
@@ -36,63 +35,31 @@ impl AuthService {
         }
     }
 
-    /// Checks the signed-in user's password under the sign-in throttle and, if it is right,
-    /// records the confirmation on this session (`step_up_confirmed`). A wrong one counts as a
-    /// failed sign-in of the account from this address and is audited.
+    /// Checks the signed-in user's password under the sign-in throttle (the one path every
+    /// signed-in password check takes, [`AuthService::verify_signed_in_password`]: a wrong one
+    /// counts as a failed sign-in of the account from this address and is audited) and, if it
+    /// is right, records the confirmation on this session (`step_up_confirmed`).
     pub async fn confirm_password(
         &self,
         user: &SessionUser,
         password: &str,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let now = db::now();
-        let throttle = self.throttle;
-        let (uid, email, ip) = (
-            user.user_id.to_string(),
-            user.email.as_str().to_string(),
-            client.ip.clone(),
-        );
-        let (u2, e2) = (uid.clone(), email.clone());
-        let (retry, row) = self
-            .db
-            .run(move |c| {
-                Ok((
-                    throttle.retry_after(c, &e2, &ip, now)?,
-                    users::find(c, &u2)?,
-                ))
-            })
+        self.verify_signed_in_password(user, password, client, PasswordCheck::Confirm)
             .await?;
-        if retry > 0 {
-            Metrics::inc(&self.metrics.login_throttled);
-            return Err(AuthError::RateLimited { retry_after: retry });
-        }
-        let Some(row) = row.filter(|r| !r.disabled) else {
-            return Err(AuthError::SessionRevoked);
-        };
-        let ok = self.hasher.verify(password, Some(row.password_hash)).await;
-        let (sid, who) = (user.session_id.to_string(), client.clone());
+        let now = db::now();
+        let (uid, sid, who) = (
+            user.user_id.to_string(),
+            user.session_id.to_string(),
+            client.clone(),
+        );
         let live = self
             .db
             .run_write(move |conn| {
                 conn.transaction(|c| {
-                    if !ok {
-                        throttle.record_failure(c, &email, &who.ip, now)?;
-                        let mut e = event(
-                            AuditKind::LoginFailed,
-                            Some(&uid),
-                            Some(&sid),
-                            Some(&uid),
-                            &who,
-                        );
-                        e.detail =
-                            json!({ "email": email, "reason": "wrong_password", "step_up": true });
-                        audit::record(c, &e, now)?;
-                        return Ok::<_, db::DbError>(true);
-                    }
                     if !sessions::confirm(c, &sid, now)? {
-                        return Ok(false);
+                        return Ok::<_, db::DbError>(false);
                     }
-                    login_failures::clear_for_email(c, &email)?;
                     let e = event(
                         AuditKind::StepUpConfirmed,
                         Some(&uid),
@@ -105,11 +72,6 @@ impl AuthService {
                 })
             })
             .await?;
-        if !ok {
-            Metrics::inc(&self.metrics.login_failure);
-            log::info!("password confirmation failed from {}", client.ip);
-            return Err(AuthError::WrongPassword);
-        }
         if !live {
             return Err(AuthError::SessionRevoked);
         }

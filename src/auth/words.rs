@@ -78,8 +78,11 @@ pub fn describe(e: &EventFacts<'_>, audience: Audience) -> EventWords {
         }
         "login_failed" => {
             let email = d["email"].as_str().unwrap_or("");
-            let why = match (d["reason"].as_str(), d["step_up"].as_bool()) {
-                (_, Some(true)) => "Wrong password when confirming it's you".to_string(),
+            let why = match (d["reason"].as_str(), d["during"].as_str()) {
+                (_, Some("confirm")) => "Wrong password when confirming it's you".to_string(),
+                (_, Some("change_password")) => {
+                    "Wrong current password when changing the password".to_string()
+                }
                 (Some("unknown_email"), _) if !email.is_empty() => {
                     format!("No account has the address {email}")
                 }

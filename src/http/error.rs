@@ -59,11 +59,11 @@ pub fn status_of(e: &AuthError) -> StatusCode {
         | RefreshReused
         | InvalidCredentials => StatusCode::UNAUTHORIZED,
         Forbidden | CsrfFailed | StepUpRequired | RegistrationClosed => StatusCode::FORBIDDEN,
-        RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        RateLimited { .. } | TooManySignUps { .. } => StatusCode::TOO_MANY_REQUESTS,
         Invalid(_) | WrongPassword => StatusCode::BAD_REQUEST,
         EmailTaken => StatusCode::CONFLICT,
         NotFound => StatusCode::NOT_FOUND,
-        Database(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Database(_) | Busy => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
@@ -84,6 +84,8 @@ pub fn message_of(e: &AuthError) -> String {
         CsrfFailed => "This form has expired or did not come from this site. Go back, reload the page and try again.".into(),
         StepUpRequired => "Confirm it's you: enter your password again before this action.".into(),
         RateLimited { retry_after } => format!("Too many failed sign-ins. Try again in {retry_after} seconds."),
+        TooManySignUps { retry_after } => format!("Too many sign-ups from your address. Try again in {retry_after} seconds."),
+        Busy => "Latchkey is checking too many passwords right now. Please try again in a moment.".into(),
         Invalid(m) => m.clone(),
         WrongPassword => "Your current password is not correct.".into(),
         EmailTaken => "An account with that e-mail address already exists.".into(),
@@ -261,8 +263,11 @@ pub fn render_other(req: &HttpRequest, status: StatusCode) -> HttpResponse {
 
 fn add_retry_after(res: &mut actix_web::HttpResponseBuilder, e: &AuthError) {
     match e {
-        AuthError::RateLimited { retry_after } => {
+        AuthError::RateLimited { retry_after } | AuthError::TooManySignUps { retry_after } => {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after)));
+        }
+        AuthError::Busy => {
+            res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("2")));
         }
         AuthError::Database(_) => {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
@@ -301,6 +306,8 @@ mod tests {
             (CsrfFailed, 403, "CSRF_FAILED"),
             (StepUpRequired, 403, "STEP_UP_REQUIRED"),
             (RateLimited { retry_after: 3 }, 429, "RATE_LIMITED"),
+            (TooManySignUps { retry_after: 3 }, 429, "RATE_LIMITED"),
+            (Busy, 503, "SERVICE_UNAVAILABLE"),
             (Invalid("x".into()), 400, "BAD_REQUEST"),
             (
                 Database(DbError::Unavailable("down".into())),

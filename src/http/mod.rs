@@ -7,6 +7,7 @@ pub mod chart;
 pub mod client;
 pub mod cookies;
 pub mod error;
+pub mod extend;
 pub mod forms;
 pub mod guard;
 pub mod handlers;

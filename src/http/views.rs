@@ -327,3 +327,16 @@ mod tests {
         assert!(!html.contains("tom&jerry"));
     }
 }
+
+/// A page of an application built on Latchkey ([`super::extend::page`]): its own HTML inside
+/// the frame.
+#[derive(Template)]
+#[template(path = "framed.html")]
+pub struct FramedPage<'a> {
+    /// Frame.
+    pub chrome: Chrome,
+    /// The page's title (escaped here).
+    pub title: &'a str,
+    /// The page's HTML, rendered (and escaped) by the application's own template.
+    pub content: &'a str,
+}

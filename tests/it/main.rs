@@ -33,4 +33,8 @@ mod secrets;
 mod security;
 mod startup;
 mod supply_chain;
+mod team_page;
+/// The example's pages (`examples/team_page`), compiled here to be run through the real server.
+#[path = "../../examples/team_page/pages.rs"]
+mod team_pages;
 mod throttling;

@@ -268,7 +268,7 @@ on_both! {
         assert!(res.text().await.unwrap().contains("That password is not correct."));
         let failed = app.audit("login_failed");
         assert_eq!(failed.len(), 1);
-        assert!(failed[0].detail.contains("\"step_up\":true"));
+        assert!(failed[0].detail.contains("\"during\":\"confirm\""), "{}", failed[0].detail);
         assert_eq!(app.count("SELECT COUNT(*) AS n FROM login_failures WHERE email = 'ann@example.com'"), 1);
         assert_eq!(ann.post_form(action, &[("csrf_token", &token)]).await.status(), StatusCode::SEE_OTHER);
         assert_eq!(live_sessions(&app), 2);

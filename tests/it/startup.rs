@@ -5,20 +5,16 @@
 use crate::common::*;
 use crate::process::latchkey;
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Starts `latchkey` with `url` and returns its one-line complaint.
 fn refused_start(url: &str) -> String {
-    let started = Instant::now();
+    // Half r2d2's default 30 s wait: giving up on its own 2 s is what ends it before that, on
+    // however busy a machine (no tighter bound, which would measure the machine).
     let mut p = latchkey(&[("DATABASE_URL", url), ("LATCHKEY_DB_TIMEOUT", "2s")]);
     let status = p.exit_within(Duration::from_secs(15));
-    let elapsed = started.elapsed();
     let status = status.unwrap_or_else(|| panic!("{url}: still running after 15 s"));
     assert!(!status.success(), "{url}: exit code {status}");
-    assert!(
-        elapsed < Duration::from_secs(10),
-        "{url}: took {elapsed:?} to give up"
-    );
     assert_eq!(p.stderr.len(), 1, "{url}: one line, got {:?}", p.stderr);
     let line = p.stderr[0].clone();
     assert!(line.starts_with("latchkey: DATABASE_URL: "), "{line}");

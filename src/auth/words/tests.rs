@@ -95,9 +95,14 @@ fn failed_sign_ins_say_why() {
     .starts_with("Your account is disabled"));
     assert!(admin(
         "login_failed",
-        r#"{"email":"a@example.com","reason":"wrong_password","step_up":true}"#
+        r#"{"email":"a@example.com","reason":"wrong_password","during":"confirm"}"#
     )
     .starts_with("Wrong password when confirming it's you"));
+    assert!(admin(
+        "login_failed",
+        r#"{"email":"a@example.com","reason":"wrong_password","during":"change_password"}"#
+    )
+    .starts_with("Wrong current password when changing the password"));
 }
 
 #[test]

@@ -10,6 +10,7 @@ use crate::http::guard::CurrentUser;
 use crate::http::handlers::see_other;
 use crate::http::state::AppState;
 use crate::http::views::{render, AccountPage, Chrome, Notice};
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
@@ -94,9 +95,15 @@ pub async fn change_password(
         .await
     {
         Ok(_) => Ok(see_other(&st.urls.at("/account?notice=password_changed"))),
-        Err(e @ (AuthError::WrongPassword | AuthError::Invalid(_))) => {
+        Err(
+            e @ (AuthError::WrongPassword | AuthError::Invalid(_) | AuthError::RateLimited { .. }),
+        ) => {
+            let mut res = HttpResponse::build(status_of(&e));
+            if let AuthError::RateLimited { retry_after } = e {
+                res.insert_header((header::RETRY_AFTER, HeaderValue::from(retry_after)));
+            }
             let page = account_page(&st, &user, None, Some(message_of(&e)));
-            Ok(render(&mut HttpResponse::build(status_of(&e)), &page))
+            Ok(render(&mut res, &page))
         }
         Err(e) => Err(e.into()),
     }
