@@ -202,7 +202,7 @@ impl Flood {
         r.add(
             "owner's sign-in wait while one address floods (longest, whole flood)",
             format!("{:.0} ms (quiet p99 {q99:.0} ms)", emax.max(smax)),
-            &format!("≤ {bound:.0} ms: bcrypt's queue wait bounds it"),
+            &format!("≤ {bound:.0} ms: bcrypt's bounded queue"),
             emax.max(smax) <= bound,
         );
         r.add(

@@ -1,24 +1,33 @@
 //! Password hashing: bcrypt over an HMAC-SHA-384 pre-hash (so nothing past 72 bytes is silently
 //! ignored), always on the blocking pool, with a bounded number at once so a sign-in storm
-//! cannot starve the async workers of CPU, and a bounded wait for a turn: a request that cannot
-//! start its bcrypt within [`QUEUE_WAIT`] is answered "busy" (503) rather than queued for as
-//! long as a flood lasts.
+//! cannot starve the async workers of CPU, and a bounded queue for a turn: a request that finds
+//! [`WAITING_PER_WORKER`] requests per worker already waiting, or that cannot start within
+//! [`QUEUE_WAIT`], is answered "busy" (503) rather than queued for as long as a flood lasts.
+//! The queue's length, not a time, is the working bound, so how fast the machine is does not
+//! decide who is turned away.
 
 use crate::domain::NewPassword;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use prometheus::Histogram;
 use sha2::Sha384;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
-/// The longest a request waits for its turn at bcrypt: at cost 12 (about a quarter of a second
-/// a check on one core) about a dozen checks queued ahead of it.
-pub const QUEUE_WAIT: Duration = Duration::from_secs(3);
+/// At most this many requests per bcrypt worker wait for a turn; one more is turned away at
+/// once. At cost 12 (about a quarter of a second a check) that is a wait of at most about 6 s;
+/// a burst of sign-ins (a classroom, say) of that size is still served.
+pub const WAITING_PER_WORKER: usize = 24;
 
-/// Every bcrypt worker stayed busy for the whole [`QUEUE_WAIT`]; nothing was checked.
+/// The longest a request waits for its turn at bcrypt, whatever the queue: a backstop for a
+/// machine so slow (or a cost so high) that the queue takes longer.
+pub const QUEUE_WAIT: Duration = Duration::from_secs(10);
+
+/// Too many requests were already waiting for bcrypt, or the wait ran past [`QUEUE_WAIT`];
+/// nothing was checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("every bcrypt worker is busy")]
 pub struct Busy;
@@ -56,9 +65,19 @@ fn dummy_hash(cell: &OnceLock<String>, cost: u32) -> &str {
 pub struct PasswordHasher {
     cost: u32,
     permits: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    max_waiting: usize,
     queue_wait: Duration,
     dummy: Arc<OnceLock<String>>,
     dummy_runs: Arc<AtomicU64>,
+    timing: Option<Timing>,
+}
+
+/// Where bcrypt durations are recorded (`/metrics`).
+#[derive(Clone)]
+struct Timing {
+    hash: Histogram,
+    verify: Histogram,
 }
 
 impl PasswordHasher {
@@ -67,15 +86,25 @@ impl PasswordHasher {
         Self {
             cost,
             permits: Arc::new(Semaphore::new(parallel.max(1))),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            max_waiting: WAITING_PER_WORKER * parallel.max(1),
             queue_wait: QUEUE_WAIT,
             dummy: Arc::new(OnceLock::new()),
             dummy_runs: Arc::new(AtomicU64::new(0)),
+            timing: None,
         }
     }
 
     /// The same hasher with another bound on the wait for a turn (tests).
     pub fn with_queue_wait(mut self, wait: Duration) -> Self {
         self.queue_wait = wait;
+        self
+    }
+
+    /// Records how long each hash and verification takes (on the blocking thread, so the wait
+    /// for a permit is not counted).
+    pub fn with_timing(mut self, hash: Histogram, verify: Histogram) -> Self {
+        self.timing = Some(Timing { hash, verify });
         self
     }
 
@@ -91,9 +120,13 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &NewPassword) -> Result<String, HashError> {
         let pre = prehash(password.expose());
         let cost = self.cost;
-        self.blocking(move || bcrypt::hash(pre, cost).map_err(|e| e.to_string()))
-            .await?
-            .map_err(HashError::Failed)
+        let timer = self.timing.as_ref().map(|t| t.hash.clone());
+        self.blocking(move || {
+            let _timer = timer.map(|h| h.start_timer());
+            bcrypt::hash(pre, cost).map_err(|e| e.to_string())
+        })
+        .await?
+        .map_err(HashError::Failed)
     }
 
     /// Synchronous hash, for the CLI.
@@ -109,8 +142,10 @@ impl PasswordHasher {
         let dummy = self.dummy.clone();
         let runs = self.dummy_runs.clone();
         let known = hash.is_some();
+        let timer = self.timing.as_ref().map(|t| t.verify.clone());
         let ok = self
             .blocking(move || {
+                let _timer = timer.map(|h| h.start_timer());
                 let hash = match hash {
                     Some(h) => h,
                     None => {
@@ -141,20 +176,49 @@ impl PasswordHasher {
         self.dummy_runs.load(Ordering::Relaxed)
     }
 
-    /// Runs `f` on the blocking pool once a bcrypt permit is free: `Err(Busy)` when none frees
-    /// up within the queue wait, else what `f` (or the blocking pool) answered.
+    /// Runs `f` on the blocking pool once a bcrypt permit is free: `Err(Busy)` when the queue
+    /// is full or no permit frees up within the queue wait, else what `f` (or the blocking
+    /// pool) answered.
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> Result<T, String> + Send + 'static,
     ) -> Result<Result<T, String>, Busy> {
-        let permit = tokio::time::timeout(self.queue_wait, self.permits.acquire()).await;
-        let Ok(Ok(_permit)) = permit else {
-            return Err(Busy);
+        let permit = match self.permits.try_acquire() {
+            Ok(permit) => permit,
+            Err(_) => {
+                let _place = Waiting::join(&self.waiting, self.max_waiting)?;
+                match tokio::time::timeout(self.queue_wait, self.permits.acquire()).await {
+                    Ok(Ok(permit)) => permit,
+                    _ => return Err(Busy),
+                }
+            }
         };
+        let _permit = permit;
         Ok(tokio::task::spawn_blocking(f)
             .await
             .map_err(|e| e.to_string())
             .and_then(|r| r))
+    }
+}
+
+/// A place in the queue for bcrypt, given up when dropped (served, timed out or cancelled).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    /// Takes a place, or `Busy` when `max` requests already wait.
+    fn join(count: &'a AtomicUsize, max: usize) -> Result<Self, Busy> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .map(|_| Waiting(count))
+            .map_err(|_| Busy)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -271,5 +335,36 @@ mod tests {
             Ok(true),
             "served again once free"
         );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_turns_the_next_request_away_at_once() {
+        let h = PasswordHasher::new(4, 1);
+        let hash = h.hash(&pw("some password")).await.expect("hash");
+        let held = h.permits.clone().acquire_owned().await.expect("permit");
+        let mut queued = Vec::new();
+        for _ in 0..WAITING_PER_WORKER {
+            let (h, hash) = (h.clone(), hash.clone());
+            queued.push(tokio::spawn(async move {
+                h.verify("some password", Some(hash)).await
+            }));
+        }
+        while h.waiting.load(Ordering::Acquire) < WAITING_PER_WORKER {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            h.verify("some password", Some(hash)).await,
+            Err(Busy),
+            "no place left"
+        );
+        drop(held);
+        for q in queued {
+            assert_eq!(
+                q.await.expect("task"),
+                Ok(true),
+                "the queued ones are served"
+            );
+        }
+        assert_eq!(h.waiting.load(Ordering::Acquire), 0);
     }
 }

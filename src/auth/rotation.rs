@@ -38,6 +38,7 @@ impl AuthService {
         let next_hash = candidates[0].hash();
         let s = self.settings;
         let ip = client.ip.clone();
+        let timer = self.metrics.rotation_seconds.start_timer();
         let outcome = self
             .db
             .run_write(move |conn| {
@@ -45,6 +46,7 @@ impl AuthService {
                 Ok(r.unwrap_or_else(Rotation::Refused))
             })
             .await;
+        timer.observe_duration();
         let m = &self.metrics;
         match outcome {
             Ok(Rotation::Rotated(user, session)) => {

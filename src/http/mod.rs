@@ -3,6 +3,7 @@
 
 pub mod account_views;
 pub mod admin_views;
+pub mod assets;
 pub mod chart;
 pub mod client;
 pub mod cookies;
