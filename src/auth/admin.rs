@@ -99,8 +99,28 @@ pub struct AuditEntry {
     pub session_id: Option<String>,
     /// Client address.
     pub ip: String,
-    /// JSON details.
+    /// Client user agent.
+    pub user_agent: String,
+    /// JSON details (read them through [`super::describe`]).
     pub detail: String,
+}
+
+impl AuditEntry {
+    /// The event in words for `audience`.
+    pub fn words(&self, audience: super::Audience) -> super::EventWords {
+        let by_self = matches!((&self.user, &self.actor), (Some((u, _)), Some((a, _))) if u == a);
+        super::describe(
+            &super::EventFacts {
+                kind: &self.kind,
+                at: self.at,
+                detail: &self.detail,
+                user_agent: &self.user_agent,
+                ip: &self.ip,
+                by_self,
+            },
+            audience,
+        )
+    }
 }
 
 /// Filters of the admin session list.
@@ -166,6 +186,7 @@ pub(super) fn label_events(
             kind: r.kind,
             session_id: r.session_id,
             ip: r.ip,
+            user_agent: r.user_agent,
             detail: r.detail,
         })
         .collect())

@@ -32,6 +32,9 @@ pub enum AuthError {
     /// Signed in without the needed role.
     #[error("forbidden")]
     Forbidden,
+    /// A sensitive action without a recent password confirmation in this session.
+    #[error("step-up required")]
+    StepUpRequired,
     /// Missing or wrong CSRF token, or a foreign origin.
     #[error("CSRF check failed")]
     CsrfFailed,
@@ -98,6 +101,7 @@ impl AuthError {
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::Forbidden => "FORBIDDEN",
             Self::CsrfFailed => "CSRF_FAILED",
+            Self::StepUpRequired => "STEP_UP_REQUIRED",
             Self::RateLimited { .. } | Self::TooManySignUps { .. } => "RATE_LIMITED",
             Self::Invalid(_) | Self::WrongPassword => "BAD_REQUEST",
             Self::EmailTaken => "EMAIL_TAKEN",

@@ -17,12 +17,15 @@ mod redirect;
 mod refresh;
 mod revocation;
 mod rotation;
+mod security;
 mod service;
 mod signin;
+mod step_up;
 mod thread_memo;
 mod throttle;
 mod tokens;
 mod verified;
+mod words;
 
 pub use activity::ActivityBuffer;
 pub use admin::{
@@ -38,9 +41,11 @@ pub use passwords::{Busy, HashError, PasswordHasher, QUEUE_WAIT};
 pub use redirect::{allowed_next, is_local_path, RedirectRules};
 pub use refresh::RefreshToken;
 pub use revocation::RevocationCache;
+pub use security::{HistoryEntry, HISTORY_DAYS, HISTORY_PAGE};
 pub use service::{AuthService, Issued, RevokeReason, SessionUser, Settings};
 pub use throttle::{Attempt, Throttle};
 pub use tokens::{AccessClaims, AccessError, TokenKeys};
+pub use words::{describe, lifetime, title, Audience, EventFacts, EventWords};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

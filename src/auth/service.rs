@@ -34,6 +34,8 @@ pub struct Settings {
     pub refresh_ahead: i64,
     /// Whether sign-up is open.
     pub registration_open: bool,
+    /// How long a password confirmation counts for sensitive actions.
+    pub step_up_ttl: i64,
 }
 
 /// Why a session was ended; stored, and shown to the user as a sign-in reason.
@@ -89,6 +91,9 @@ pub struct Issued {
     pub refresh_token: RefreshToken,
     /// Seconds the refresh cookie may live: what is left of the session.
     pub refresh_max_age: i64,
+    /// On a sign-in: a reuse detection on the account since its last sign-in, to explain
+    /// (its audit id).
+    pub reuse_to_explain: Option<i64>,
 }
 
 impl std::fmt::Debug for Issued {
@@ -96,6 +101,7 @@ impl std::fmt::Debug for Issued {
         f.debug_struct("Issued")
             .field("user", &self.user)
             .field("refresh_max_age", &self.refresh_max_age)
+            .field("reuse_to_explain", &self.reuse_to_explain)
             .finish_non_exhaustive()
     }
 }
@@ -229,6 +235,7 @@ impl AuthService {
             grace: secs(config.refresh_grace),
             refresh_ahead: secs(config.refresh_ahead),
             registration_open: config.registration_open,
+            step_up_ttl: secs(config.step_up_ttl),
         };
         let successor_keys = std::iter::once(&secrets.current)
             .chain(secrets.previous.iter())
@@ -349,6 +356,7 @@ impl AuthService {
             access_token,
             refresh_token: refresh,
             refresh_max_age: left,
+            reuse_to_explain: None,
         }
     }
 

@@ -115,10 +115,12 @@ impl AuthService {
             created_user_agent: client.user_agent.clone(),
             last_ip: client.ip.clone(),
             last_user_agent: client.user_agent.clone(),
+            // Signing in with the password is a confirmation ("confirm it's you").
+            confirmed_at: Some(now),
         };
         let (row, client2) = (session.clone(), client.clone());
         let email = user.email.clone();
-        let ended = self
+        let (ended, reuse) = self
             .db
             .run_write(move |conn| {
                 conn.transaction(|c| {
@@ -150,9 +152,10 @@ impl AuthService {
                     if kind == AuditKind::LoginSucceeded {
                         crate::db::login_failures::clear_for_email(c, &email)?;
                     }
+                    let reuse = super::security::reuse_to_explain(c, &row.user_id)?;
                     e.detail = json!({ "replaced_session": ended });
                     audit::record(c, &e, now)?;
-                    Ok::<_, DbError>(ended)
+                    Ok::<_, DbError>((ended, reuse))
                 })
             })
             .await?;
@@ -160,7 +163,9 @@ impl AuthService {
             self.sessions_ended([old.as_str()], now);
         }
         self.activity.record(ActivityKind::SignIn, now);
-        Ok(self.issue(&user, &session, refresh, now))
+        let mut issued = self.issue(&user, &session, refresh, now);
+        issued.reuse_to_explain = reuse;
+        Ok(issued)
     }
 
     /// Creates an account and signs it in; the first account becomes admin while none exists.

@@ -7,7 +7,7 @@
 //! `LATCHKEY_REGISTRATION`, `LATCHKEY_TRUSTED_PROXIES`, `LATCHKEY_BCRYPT_COST`,
 //! `LATCHKEY_DB_POOL_SIZE`, `LATCHKEY_DB_TIMEOUT`, `LATCHKEY_METRICS`, `LATCHKEY_METRICS_REFRESH`,
 //! `LATCHKEY_LOGIN_THROTTLE`, `LATCHKEY_BODY_TIMEOUT`, `LATCHKEY_BASE_PATH`, `LATCHKEY_PUBLIC_URL`,
-//! `LATCHKEY_COOKIE_DOMAIN`.
+//! `LATCHKEY_COOKIE_DOMAIN`, `LATCHKEY_STEP_UP_TTL`.
 //! The result is a plain value passed down from `main`; tests build their own.
 
 mod duration;
@@ -123,6 +123,8 @@ pub struct Config {
     pub cookie_domain: Option<CookieDomain>,
     /// Settings taken down to fit others, each a sentence that start-up logs once as a warning.
     pub adjustments: Vec<String>,
+    /// How long a password confirmation lets a session take sensitive actions (CONTRACT §10).
+    pub step_up_ttl: Duration,
 }
 
 impl Config {
@@ -317,6 +319,13 @@ impl Config {
                 "must be between 1s and 300s",
             ));
         }
+        let step_up_ttl = dur("LATCHKEY_STEP_UP_TTL", "10m")?;
+        if step_up_ttl.is_zero() || step_up_ttl > Duration::from_secs(86_400) {
+            return Err(ConfigError::new(
+                "LATCHKEY_STEP_UP_TTL",
+                "must be between 1s and 24h",
+            ));
+        }
         let metrics_refresh = dur("LATCHKEY_METRICS_REFRESH", "15s")?;
         if metrics_refresh.is_zero() {
             return Err(ConfigError::new(
@@ -374,6 +383,7 @@ impl Config {
             public_url,
             cookie_domain,
             adjustments,
+            step_up_ttl,
         })
     }
 }
@@ -405,6 +415,7 @@ mod tests {
         assert_eq!(c.revocation_sync, Duration::from_secs(2));
         assert!(c.cookie_secure && c.registration_open);
         assert_eq!(c.bcrypt_cost, 12);
+        assert_eq!(c.step_up_ttl, Duration::from_secs(600));
         assert!(
             matches!(c.secret, SecretSource::File(ref p) if p.as_os_str() == "latchkey.secret")
         );
@@ -432,6 +443,9 @@ mod tests {
             ("LATCHKEY_PUBLIC_URL", "auth.example.com"),
             ("LATCHKEY_PUBLIC_URL", "https://auth.example.com/login"),
             ("LATCHKEY_COOKIE_DOMAIN", "10.0.0.1"),
+            ("LATCHKEY_STEP_UP_TTL", "0"),
+            ("LATCHKEY_STEP_UP_TTL", "2d"),
+            ("LATCHKEY_STEP_UP_TTL", "soon"),
         ];
         for (var, value) in cases {
             let err = cfg(&[(var, value)]).expect_err(value);

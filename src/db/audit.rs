@@ -27,11 +27,13 @@ pub enum AuditKind {
     UserEnabled,
     /// An account was created.
     UserRegistered,
+    /// A signed-in user confirmed their password for a sensitive action ("confirm it's you").
+    StepUpConfirmed,
 }
 
 impl AuditKind {
     /// Every kind, for filters.
-    pub const ALL: [AuditKind; 10] = [
+    pub const ALL: [AuditKind; 11] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::Logout,
@@ -42,6 +44,7 @@ impl AuditKind {
         Self::UserDisabled,
         Self::UserEnabled,
         Self::UserRegistered,
+        Self::StepUpConfirmed,
     ];
 
     /// The stored spelling.
@@ -57,6 +60,7 @@ impl AuditKind {
             Self::UserDisabled => "user_disabled",
             Self::UserEnabled => "user_enabled",
             Self::UserRegistered => "user_registered",
+            Self::StepUpConfirmed => "step_up_confirmed",
         }
     }
 
@@ -124,4 +128,58 @@ pub fn record(conn: &mut DbConnection, e: &NewEvent<'_>, now: i64) -> Result<(),
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// One user's events since `since`, newest first, strictly before the `(at, id)` cursor:
+/// walks `audit_user_at` in order and stops at `limit`, whatever the size of the log.
+pub fn history_page(
+    conn: &mut DbConnection,
+    user_id: &str,
+    since: i64,
+    before: Option<(i64, i64)>,
+    limit: i64,
+) -> Result<Vec<EventRow>, DbError> {
+    let mut q = ae::table
+        .select(EventRow::as_select())
+        .filter(ae::user_id.eq(user_id))
+        .filter(ae::at.ge(since))
+        .order((ae::at.desc(), ae::id.desc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some((at, id)) = before {
+        // The first term bounds the index range; the second only sorts out ties on `at`.
+        q = q
+            .filter(ae::at.le(at))
+            .filter(ae::at.lt(at).or(ae::id.lt(id)));
+    }
+    Ok(q.load(conn)?)
+}
+
+/// The newest event of `kind` about a user (its id), if any.
+pub fn latest_id(
+    conn: &mut DbConnection,
+    user_id: &str,
+    kind: AuditKind,
+) -> Result<Option<i64>, DbError> {
+    Ok(ae::table
+        .filter(ae::user_id.eq(user_id))
+        .filter(ae::kind.eq(kind.as_str()))
+        .select(ae::id)
+        .order(ae::id.desc())
+        .first(conn)
+        .optional()?)
+}
+
+/// One event by id, if it concerns `user_id`.
+pub fn find_for_user(
+    conn: &mut DbConnection,
+    id: i64,
+    user_id: &str,
+) -> Result<Option<EventRow>, DbError> {
+    Ok(ae::table
+        .find(id)
+        .filter(ae::user_id.eq(user_id))
+        .select(EventRow::as_select())
+        .first(conn)
+        .optional()?)
 }

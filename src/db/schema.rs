@@ -26,6 +26,7 @@ diesel::table! {
         created_user_agent -> Text,
         last_ip -> Text,
         last_user_agent -> Text,
+        confirmed_at -> Nullable<BigInt>,
     }
 }
 

@@ -30,6 +30,8 @@ pub struct SessionRow {
     pub last_ip: String,
     /// User agent at last refresh.
     pub last_user_agent: String,
+    /// When this session last proved its password (sign-in or "confirm it's you").
+    pub confirmed_at: Option<i64>,
 }
 
 /// Inserts a new session.
@@ -45,9 +47,29 @@ pub fn insert(conn: &mut DbConnection, row: &SessionRow) -> Result<(), DbError> 
             s::created_user_agent.eq(&row.created_user_agent),
             s::last_ip.eq(&row.last_ip),
             s::last_user_agent.eq(&row.last_user_agent),
+            s::confirmed_at.eq(row.confirmed_at),
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Records a password confirmation on a live session; returns whether it was live.
+pub fn confirm(conn: &mut DbConnection, id: &str, now: i64) -> Result<bool, DbError> {
+    let n = diesel::update(s::table.find(id).filter(s::revoked_at.is_null()))
+        .set(s::confirmed_at.eq(now))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// When a session last proved its password (`None` if never, or no such session).
+pub fn confirmed_at(conn: &mut DbConnection, id: &str) -> Result<Option<i64>, DbError> {
+    Ok(s::table
+        .find(id)
+        .filter(s::revoked_at.is_null())
+        .select(s::confirmed_at)
+        .first::<Option<i64>>(conn)
+        .optional()?
+        .flatten())
 }
 
 /// Finds a session by id.

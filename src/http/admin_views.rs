@@ -189,25 +189,13 @@ pub struct AuditRowView {
     pub by_self: bool,
     /// Client address.
     pub ip: String,
-    /// Details, as stored (JSON; escaped on output).
+    /// Details in words (empty when there are none).
     pub detail: String,
 }
 
 /// Audit kinds in plain words.
 pub fn kind_label(kind: &str) -> &'static str {
-    match kind {
-        "login_succeeded" => "Signed in",
-        "login_failed" => "Sign-in failed",
-        "logout" => "Signed out",
-        "refresh_reuse_detected" => "Token reuse detected",
-        "session_revoked" => "Session ended",
-        "sessions_revoked_all" => "Sessions ended",
-        "password_changed" => "Password changed",
-        "user_disabled" => "Account disabled",
-        "user_enabled" => "Account enabled",
-        "user_registered" => "Account created",
-        _ => "Other event",
-    }
+    crate::auth::title(kind)
 }
 
 impl AuditRowView {
@@ -216,20 +204,17 @@ impl AuditRowView {
         let pair =
             |p: Option<(crate::domain::UserId, String)>| p.map(|(id, m)| (id.to_string(), m));
         let by_self = matches!((&e.user, &e.actor), (Some((u, _)), Some((a, _))) if u == a);
+        let words = e.words(crate::auth::Audience::Admin);
         Self {
             by_self,
             at: When::at(e.at, now),
-            label: kind_label(&e.kind),
+            label: words.title,
             alarming: matches!(e.kind.as_str(), "refresh_reuse_detected" | "user_disabled"),
             kind: e.kind,
             user: pair(e.user),
             actor: pair(e.actor),
             ip: e.ip,
-            detail: if e.detail == "{}" {
-                String::new()
-            } else {
-                e.detail
-            },
+            detail: words.detail,
         }
     }
 }

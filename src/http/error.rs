@@ -58,7 +58,7 @@ pub fn status_of(e: &AuthError) -> StatusCode {
         | SessionRevoked
         | RefreshReused
         | InvalidCredentials => StatusCode::UNAUTHORIZED,
-        Forbidden | CsrfFailed | RegistrationClosed => StatusCode::FORBIDDEN,
+        Forbidden | CsrfFailed | StepUpRequired | RegistrationClosed => StatusCode::FORBIDDEN,
         RateLimited { .. } | TooManySignUps { .. } => StatusCode::TOO_MANY_REQUESTS,
         Invalid(_) | WrongPassword => StatusCode::BAD_REQUEST,
         EmailTaken => StatusCode::CONFLICT,
@@ -82,6 +82,7 @@ pub fn message_of(e: &AuthError) -> String {
         InvalidCredentials => "Incorrect e-mail or password.".into(),
         Forbidden => "You do not have permission to see this page.".into(),
         CsrfFailed => "This form has expired or did not come from this site. Go back, reload the page and try again.".into(),
+        StepUpRequired => "Confirm it's you: enter your password again before this action.".into(),
         RateLimited { retry_after } => format!("Too many failed sign-ins. Try again in {retry_after} seconds."),
         TooManySignUps { retry_after } => format!("Too many sign-ups from your address. Try again in {retry_after} seconds."),
         Busy => "Latchkey is checking too many passwords right now. Please try again in a moment.".into(),
@@ -123,6 +124,33 @@ pub fn is_api(req: &HttpRequest) -> bool {
     path.starts_with("/api/") || path == "/api"
 }
 
+/// Whether the client asked for JSON rather than a page (`Accept` or `Content-Type`).
+pub fn wants_json(req: &HttpRequest) -> bool {
+    let has = |name: header::HeaderName, what: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains(what))
+    };
+    (has(header::ACCEPT, "application/json") && !has(header::ACCEPT, "text/html"))
+        || has(header::CONTENT_TYPE, "application/json")
+}
+
+/// `/confirm?next=…`: a page comes back to itself (query and all); an action is offered again
+/// on the confirm page, so its path is enough (a POST cannot be replayed by a redirect).
+fn confirm_url(req: &HttpRequest) -> String {
+    let next = if req.method() == Method::GET || req.method() == Method::HEAD {
+        req.uri().path_and_query().map_or("/", |p| p.as_str())
+    } else {
+        req.path()
+    };
+    format!(
+        "{}?next={}",
+        urls_of(req).at("/confirm"),
+        super::next::encode(next)
+    )
+}
+
 /// Renders a domain error for this request.
 pub fn render_error(req: &HttpRequest, e: &AuthError) -> HttpResponse {
     if let AuthError::Database(cause) = e {
@@ -133,7 +161,9 @@ pub fn render_error(req: &HttpRequest, e: &AuthError) -> HttpResponse {
         );
     }
     let status = status_of(e);
-    if is_api(req) {
+    // A script asking for JSON is told to confirm; it cannot follow a page to /confirm.
+    let json_step_up = matches!(e, AuthError::StepUpRequired) && wants_json(req);
+    if is_api(req) || json_step_up {
         let mut body = json!({ "error": message_of(e), "code": e.code() });
         if let AuthError::TokenExpired { expired_at } = e {
             body["expired_at"] = json!(rfc3339(*expired_at));
@@ -154,6 +184,11 @@ pub fn render_error(req: &HttpRequest, e: &AuthError) -> HttpResponse {
         }
         add_retry_after(&mut res, e);
         return res.json(body);
+    }
+    if matches!(e, AuthError::StepUpRequired) {
+        return HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, confirm_url(req)))
+            .finish();
     }
     if is_session_error(e) {
         let next = (req.method() == Method::GET || req.method() == Method::HEAD).then(|| {
@@ -269,6 +304,7 @@ mod tests {
             (InvalidCredentials, 401, "INVALID_CREDENTIALS"),
             (Forbidden, 403, "FORBIDDEN"),
             (CsrfFailed, 403, "CSRF_FAILED"),
+            (StepUpRequired, 403, "STEP_UP_REQUIRED"),
             (RateLimited { retry_after: 3 }, 429, "RATE_LIMITED"),
             (TooManySignUps { retry_after: 3 }, 429, "RATE_LIMITED"),
             (Busy, 503, "SERVICE_UNAVAILABLE"),

@@ -26,6 +26,11 @@ pub struct SessionForm<T> {
     pub form: T,
 }
 
+/// A [`SessionForm`] for a sensitive action: once its CSRF token is checked, the session must
+/// also have confirmed its password within `LATCHKEY_STEP_UP_TTL` (CONTRACT §10), else
+/// [`AuthError::StepUpRequired`] (a page is sent to `/confirm`, JSON gets 403).
+pub struct ConfirmedForm<T>(pub SessionForm<T>);
+
 /// A signed-out form (sign-in, sign-up), its `csrf_token` field checked against the `csrf`
 /// cookie before `T` is read.
 pub struct AnonForm<T>(pub T);
@@ -94,6 +99,25 @@ impl<T: DeserializeOwned + 'static> FromRequest for SessionForm<T> {
                 user,
                 form: parse(&fields)?,
             })
+        })
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ConfirmedForm<T> {
+    type Error = AppError;
+    type Future = Fut<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let form = SessionForm::<T>::from_request(&req, payload);
+        Box::pin(async move {
+            // The CSRF check first: a forged request is refused as such, whatever its session.
+            let form = form.await?;
+            let st = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or(AppError(AuthError::CsrfFailed))?;
+            st.auth.require_step_up(&form.user).await?;
+            Ok(ConfirmedForm(form))
         })
     }
 }

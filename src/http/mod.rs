@@ -1,6 +1,7 @@
 //! The HTTP layer: the route table, the session guard and frame middleware, thin handlers,
 //! and the single mapping from domain errors to responses.
 
+pub mod account_views;
 pub mod admin_views;
 pub mod assets;
 pub mod chart;

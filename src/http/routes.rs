@@ -1,6 +1,7 @@
 //! The route table: every URL, and (by its extractor) who may use it.
 //!
 //! `MaybeUser` anyone · `CurrentUser` signed in · `Admin` admins · `AnonForm` signed-out form ·
+//! `SessionForm` signed-in form · `ConfirmedForm` signed-in form after "confirm it's you" ·
 //! `authz` the guard's answer for a proxy.
 //!
 //! One resource per path, its methods inside: actix tries resources one by one, so a path
@@ -10,7 +11,9 @@
 //! then the pages a signed-in user views on every visit. No two patterns overlap, so the order
 //! changes nothing else.
 
-use super::handlers::{account, admin, admin_actions, api, auth_pages, authz, devices, pages};
+use super::handlers::{
+    account, admin, admin_actions, api, auth_pages, authz, confirm, devices, pages, security,
+};
 use actix_web::guard;
 use actix_web::web::{self, post, resource};
 use actix_web::Route;
@@ -45,11 +48,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(post().to(auth_pages::register_submit)), // AnonForm
         )
         // signed in
+        .service(resource("/account/security").route(get().to(security::history))) // CurrentUser
+        .service(
+            resource("/confirm")
+                .route(get().to(confirm::form)) // CurrentUser
+                .route(post().to(confirm::submit)), // SessionForm
+        )
         .service(resource("/logout").route(post().to(auth_pages::logout))) // SessionForm
         .service(resource("/account/password").route(post().to(account::change_password))) // SessionForm
         .service(
             resource("/account/sessions/revoke-others").route(post().to(devices::revoke_others)),
-        ) // SessionForm
+        ) // ConfirmedForm
         .service(resource("/account/sessions/{id}/revoke").route(post().to(devices::revoke))) // SessionForm
         // admins (the Admin extractor re-checks the role in the database)
         .service(resource("/admin").route(get().to(admin::dashboard))) // Admin
@@ -59,12 +68,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/admin/audit").route(get().to(admin::audit))) // Admin
         .service(
             resource("/admin/sessions/{id}/revoke").route(post().to(admin_actions::revoke_session)),
-        ) // Admin + SessionForm
+        ) // Admin + ConfirmedForm
         .service(
             resource("/admin/users/{id}/revoke-all").route(post().to(admin_actions::revoke_all)),
-        ) // Admin + SessionForm
-        .service(resource("/admin/users/{id}/disable").route(post().to(admin_actions::disable))) // Admin + SessionForm
-        .service(resource("/admin/users/{id}/enable").route(post().to(admin_actions::enable))) // Admin + SessionForm
+        ) // Admin + ConfirmedForm
+        .service(resource("/admin/users/{id}/disable").route(post().to(admin_actions::disable))) // Admin + ConfirmedForm
+        .service(resource("/admin/users/{id}/enable").route(post().to(admin_actions::enable))) // Admin + ConfirmedForm
         // JSON API
         .service(resource("/api/auth/token").route(post().to(api::token)))
         .service(resource("/api/auth/refresh").route(post().to(api::refresh)))

@@ -46,7 +46,8 @@ on_both! {
 
         let phone = app.browser();
         phone.login(EMAIL, "not the password").await;
-        assert_eq!(location(&phone.login(EMAIL, PASSWORD).await), "/account");
+        // The first sign-in after the reuse explains it first (CONTRACT §10).
+        assert!(location(&phone.login(EMAIL, PASSWORD).await).starts_with("/account/security?explain="));
         let laptop = app.browser();
         laptop.login(EMAIL, PASSWORD).await;
         assert_eq!(

@@ -1,11 +1,11 @@
-//! The admin actions: each a CSRF-checked POST by a (re-checked) admin, confirmed on the user's
-//! page that follows.
+//! The admin actions: each a CSRF-checked POST by a (re-checked) admin whose session confirmed
+//! its password recently ("confirm it's you"), confirmed on the user's page that follows.
 
 use crate::auth::AuthError;
 use crate::domain::{SessionId, UserId};
 use crate::http::client::client_info;
 use crate::http::error::AppError;
-use crate::http::forms::SessionForm;
+use crate::http::forms::ConfirmedForm;
 use crate::http::guard::Admin;
 use crate::http::handlers::auth_pages::CsrfOnly;
 use crate::http::handlers::see_other;
@@ -22,7 +22,7 @@ pub async fn revoke_session(
     st: web::Data<AppState>,
     Admin(admin): Admin,
     id: web::Path<String>,
-    _f: SessionForm<CsrfOnly>,
+    _f: ConfirmedForm<CsrfOnly>,
 ) -> Result<HttpResponse, AppError> {
     let id = SessionId::parse(&id).ok_or(AuthError::NotFound)?;
     let client = client_info(&req, &st.trusted_proxies);
@@ -43,7 +43,7 @@ pub async fn revoke_all(
     st: web::Data<AppState>,
     Admin(admin): Admin,
     id: web::Path<String>,
-    _f: SessionForm<CsrfOnly>,
+    _f: ConfirmedForm<CsrfOnly>,
 ) -> Result<HttpResponse, AppError> {
     let id = user_id(&id)?;
     let client = client_info(&req, &st.trusted_proxies);
@@ -79,7 +79,7 @@ pub async fn disable(
     st: web::Data<AppState>,
     Admin(admin): Admin,
     id: web::Path<String>,
-    _f: SessionForm<CsrfOnly>,
+    _f: ConfirmedForm<CsrfOnly>,
 ) -> Result<HttpResponse, AppError> {
     set_disabled(req, st, admin, &id, true).await
 }
@@ -90,7 +90,7 @@ pub async fn enable(
     st: web::Data<AppState>,
     Admin(admin): Admin,
     id: web::Path<String>,
-    _f: SessionForm<CsrfOnly>,
+    _f: ConfirmedForm<CsrfOnly>,
 ) -> Result<HttpResponse, AppError> {
     set_disabled(req, st, admin, &id, false).await
 }

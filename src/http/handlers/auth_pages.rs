@@ -7,7 +7,7 @@ use crate::http::error::{message_of, AppError};
 use crate::http::forms::{AnonForm, SessionForm};
 use crate::http::guard::{push_cookies, MaybeUser};
 use crate::http::handlers::{see_other, session_cookies};
-use crate::http::next::{checked_next, safe_next};
+use crate::http::next::{checked_next, encode, safe_next};
 use crate::http::state::AppState;
 use crate::http::views::{render, Chrome, LoginPage, Notice, RegisterPage};
 use actix_web::http::header::{self, HeaderValue};
@@ -111,7 +111,15 @@ pub async fn login_submit(
     {
         Ok(issued) => {
             push_cookies(&req, session_cookies(&st, &issued));
-            Ok(see_other(&after_login(&req, &st, &form.next)))
+            let to = after_login(&req, &st, &form.next);
+            Ok(see_other(&match issued.reuse_to_explain {
+                // The first page after a reuse sign-out explains it, then offers `next`.
+                Some(id) => st.urls.at(&format!(
+                    "/account/security?explain={id}&next={}",
+                    encode(&to)
+                )),
+                None => to,
+            }))
         }
         Err(e @ (AuthError::InvalidCredentials | AuthError::RateLimited { .. })) => {
             let mut res = HttpResponse::build(crate::http::error::status_of(&e));

@@ -5,7 +5,7 @@ use crate::domain::SessionId;
 use crate::http::admin_views::{Banner, DeviceRow, DevicesPage};
 use crate::http::client::client_info;
 use crate::http::error::AppError;
-use crate::http::forms::SessionForm;
+use crate::http::forms::{ConfirmedForm, SessionForm};
 use crate::http::guard::CurrentUser;
 use crate::http::handlers::auth_pages::{signed_out, CsrfOnly};
 use crate::http::handlers::see_other;
@@ -78,11 +78,11 @@ pub async fn revoke(
     }
 }
 
-/// `POST /account/sessions/revoke-others`.
+/// `POST /account/sessions/revoke-others`: needs a recent password confirmation.
 pub async fn revoke_others(
     req: HttpRequest,
     st: web::Data<AppState>,
-    f: SessionForm<CsrfOnly>,
+    ConfirmedForm(f): ConfirmedForm<CsrfOnly>,
 ) -> Result<HttpResponse, AppError> {
     let client = client_info(&req, &st.trusted_proxies);
     let n = st.auth.revoke_my_other_sessions(&f.user, &client).await?;

@@ -6,8 +6,10 @@ pub mod admin_actions;
 pub mod api;
 pub mod auth_pages;
 pub mod authz;
+pub mod confirm;
 pub mod devices;
 pub mod pages;
+pub mod security;
 
 use super::state::AppState;
 use crate::auth::Issued;

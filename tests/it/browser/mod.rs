@@ -6,6 +6,7 @@
 //! Browser tests run one at a time (a process-wide lock): two cores cannot drive several
 //! Chromiums at once without making every page load slow.
 
+mod confirm;
 mod forward;
 mod journeys;
 mod screenshots;

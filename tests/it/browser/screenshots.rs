@@ -14,7 +14,33 @@ const SIGNED_IN_PAGES: &[(&str, &str)] = &[
     ("account", "/account"),
     ("devices", "/account/sessions"),
     ("admin", "/admin"),
+    ("security", "/account/security"),
+    ("confirm", "/confirm?next=/account/sessions/revoke-others"),
 ];
+
+/// Records a reuse detection on ada's account as the server would (a laptop's token replayed
+/// from a phone elsewhere a few minutes later); returns its audit id.
+fn reuse_event(kit: &Kit) -> i64 {
+    let (uid, sid) = kit.app.ids_of("ada@example.com");
+    let now = latchkey::db::now();
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+    let phone = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36";
+    let detail = serde_json::json!({
+        "first_use": { "at": now - 260, "ip": "192.0.2.10", "user_agent": firefox },
+        "second_use": { "at": now - 60, "ip": "198.51.100.4", "user_agent": phone },
+        "seconds_after_rotation": 200,
+    });
+    kit.app.exec(&format!(
+        "INSERT INTO audit_events (at, kind, user_id, session_id, actor_id, ip, user_agent, detail) \
+         VALUES ({}, 'refresh_reuse_detected', '{uid}', '{sid}', NULL, '198.51.100.4', '{phone}', '{detail}')",
+        now - 60
+    ));
+    kit.app
+        .audit("refresh_reuse_detected")
+        .first()
+        .expect("recorded")
+        .id
+}
 
 fn folder() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots")
@@ -66,6 +92,8 @@ async fn screenshots_of_every_page_at_desktop_and_phone_widths() {
         .is_ok_and(|t| t.contains("Incorrect e-mail or password.")));
     phone.sign_in("ada@example.com", PASSWORD).await;
     phone.wait_for_path("/account").await;
+    // The confirm page asks for the password only once the sign-in's confirmation is old.
+    kit.app.exec("UPDATE sessions SET confirmed_at = NULL");
     for (name, path) in SIGNED_IN_PAGES {
         for (w, screen) in &screens {
             w.open(path).await;
@@ -73,10 +101,27 @@ async fn screenshots_of_every_page_at_desktop_and_phone_widths() {
                 eprintln!("note: no screenshot of {path}: this build does not serve it yet");
                 continue;
             }
+            // No blinking caret in an autofocused field (the confirm page's password).
+            w.c.execute("document.activeElement.blur()", vec![])
+                .await
+                .expect("blur");
             let file = format!("{name}-{screen}");
             w.screenshot(&dir, &file).await;
             saved.push(file);
         }
+    }
+    // The page after signing in again following a reuse sign-out.
+    let reuse = reuse_event(&kit);
+    for (w, screen) in &screens {
+        w.open(&format!("/account/security?explain={reuse}&next=/account"))
+            .await;
+        assert!(w
+            .text()
+            .await
+            .contains("You were signed out for your safety"));
+        let file = format!("reuse-explained-{screen}");
+        w.screenshot(&dir, &file).await;
+        saved.push(file);
     }
     for (w, _) in screens {
         w.close().await;

@@ -1,0 +1,2 @@
+ALTER TABLE sessions DROP COLUMN confirmed_at;
+DROP INDEX audit_user_at;
