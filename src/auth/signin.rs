@@ -121,6 +121,8 @@ impl AuthService {
             created_user_agent: client.user_agent.clone(),
             last_ip: client.ip.clone(),
             last_user_agent: client.user_agent.clone(),
+            dbsc_key: None,
+            dbsc_bound_at: None,
         };
         let (row, client2) = (session.clone(), client.clone());
         let email = user.email.clone();

@@ -27,11 +27,15 @@ pub enum AuditKind {
     UserEnabled,
     /// An account was created.
     UserRegistered,
+    /// A browser bound a session to its device key (DBSC).
+    SessionBound,
+    /// A bound session was refreshed without a valid proof from its key.
+    DbscProofFailed,
 }
 
 impl AuditKind {
     /// Every kind, for filters.
-    pub const ALL: [AuditKind; 10] = [
+    pub const ALL: [AuditKind; 12] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::Logout,
@@ -42,6 +46,8 @@ impl AuditKind {
         Self::UserDisabled,
         Self::UserEnabled,
         Self::UserRegistered,
+        Self::SessionBound,
+        Self::DbscProofFailed,
     ];
 
     /// The stored spelling.
@@ -57,6 +63,8 @@ impl AuditKind {
             Self::UserDisabled => "user_disabled",
             Self::UserEnabled => "user_enabled",
             Self::UserRegistered => "user_registered",
+            Self::SessionBound => "session_bound",
+            Self::DbscProofFailed => "dbsc_proof_failed",
         }
     }
 

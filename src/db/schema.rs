@@ -26,6 +26,8 @@ diesel::table! {
         created_user_agent -> Text,
         last_ip -> Text,
         last_user_agent -> Text,
+        dbsc_key -> Nullable<Text>,
+        dbsc_bound_at -> Nullable<BigInt>,
     }
 }
 
@@ -72,7 +74,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    dbsc_challenges (challenge_hash) {
+        challenge_hash -> Text,
+        session_id -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(dbsc_challenges -> sessions (session_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -80,5 +93,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     audit_events,
     login_failures,
-    activity
+    activity,
+    dbsc_challenges
 );

@@ -30,6 +30,10 @@ pub struct SessionRow {
     pub last_ip: String,
     /// User agent at last refresh.
     pub last_user_agent: String,
+    /// The device key (a public JWK, as JSON) once a browser bound the session (DBSC).
+    pub dbsc_key: Option<String>,
+    /// When the key was bound.
+    pub dbsc_bound_at: Option<i64>,
 }
 
 /// Inserts a new session.
