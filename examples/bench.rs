@@ -146,6 +146,8 @@ fn seed_sessions(db: &Db, user_ids: &[String], sessions: usize) -> Vec<RefreshTo
                         last_user_agent:
                             "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
                                 .into(),
+                        dbsc_key: None,
+                        dbsc_bound_at: None,
                     },
                 )?;
                 let t = RefreshToken::generate();

@@ -155,6 +155,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             created_user_agent: ua.into(),
             last_ip: ip.clone(),
             last_user_agent: ua.into(),
+            dbsc_key: None,
+            dbsc_bound_at: None,
         };
         sessions::insert(c, &row)?;
         if revoked {

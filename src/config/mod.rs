@@ -6,7 +6,7 @@
 //! `LATCHKEY_REFRESH_AHEAD`, `LATCHKEY_REVOCATION_SYNC`, `LATCHKEY_COOKIE_SECURE`,
 //! `LATCHKEY_REGISTRATION`, `LATCHKEY_TRUSTED_PROXIES`, `LATCHKEY_BCRYPT_COST`,
 //! `LATCHKEY_DB_POOL_SIZE`, `LATCHKEY_DB_TIMEOUT`, `LATCHKEY_METRICS`, `LATCHKEY_METRICS_REFRESH`,
-//! `LATCHKEY_LOGIN_THROTTLE`, `LATCHKEY_BODY_TIMEOUT`.
+//! `LATCHKEY_LOGIN_THROTTLE`, `LATCHKEY_BODY_TIMEOUT`, `LATCHKEY_DBSC`.
 //! The result is a plain value passed down from `main`; tests build their own.
 
 mod duration;
@@ -113,6 +113,8 @@ pub struct Config {
     pub login_throttle: bool,
     /// How long a request body may take to arrive in full (a slow one answers 400).
     pub body_timeout: Duration,
+    /// Whether device-bound sessions (DBSC, CONTRACT §9) are offered and honoured.
+    pub dbsc: bool,
 }
 
 impl Config {
@@ -326,6 +328,7 @@ impl Config {
             metrics_refresh,
             login_throttle: flag("LATCHKEY_LOGIN_THROTTLE", true)?,
             body_timeout,
+            dbsc: flag("LATCHKEY_DBSC", true)?,
         })
     }
 }

@@ -83,6 +83,8 @@ pub struct DeviceRow {
     pub last_active: When,
     /// This device.
     pub current: bool,
+    /// Bound to a device key (DBSC).
+    pub bound: bool,
 }
 
 impl DeviceRow {
@@ -95,6 +97,7 @@ impl DeviceRow {
             started: When::at(d.started_at, now),
             last_active: When::at(d.last_active_at, now),
             current: d.current,
+            bound: d.bound,
         }
     }
 }
@@ -154,6 +157,8 @@ pub struct SessionRowView {
     pub started: When,
     /// Last activity.
     pub last_active: When,
+    /// Bound to a device key (DBSC).
+    pub bound: bool,
 }
 
 impl SessionRowView {
@@ -167,6 +172,7 @@ impl SessionRowView {
             ip: s.ip,
             started: When::at(s.started_at, now),
             last_active: When::at(s.last_active_at, now),
+            bound: s.bound,
         }
     }
 }
@@ -206,7 +212,33 @@ pub fn kind_label(kind: &str) -> &'static str {
         "user_disabled" => "Account disabled",
         "user_enabled" => "Account enabled",
         "user_registered" => "Account created",
+        "session_bound" => "Session bound to a device key",
+        "dbsc_proof_failed" => "Device proof failed",
         _ => "Other event",
+    }
+}
+
+/// The device-binding events' details in words.
+fn device_detail(kind: &str, detail: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(detail).ok()?;
+    let text = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+    match kind {
+        "session_bound" => Some(format!(
+            "The browser now proves each renewal with its {} device key.",
+            text("alg")
+        )),
+        "dbsc_proof_failed" => Some(
+            match text("reason").as_str() {
+                "refresh_without_proof" => "Someone tried to renew this bound session with its cookie alone, without the device key (a copied cookie, or a browser that lost its key). Refused.",
+                "bad_signature" => "A renewal was signed by a different key than the one this session is bound to. Refused.",
+                "key_on_refresh" => "A renewal tried to present a new key. Refused.",
+                "alg_not_allowed" => "A renewal used an algorithm other than the bound key's. Refused.",
+                "unexpected_claims" => "A renewal proof carried unexpected content. Refused.",
+                _ => "A renewal proof was malformed. Refused.",
+            }
+            .to_string(),
+        ),
+        _ => None,
     }
 }
 
@@ -216,20 +248,24 @@ impl AuditRowView {
         let pair =
             |p: Option<(crate::domain::UserId, String)>| p.map(|(id, m)| (id.to_string(), m));
         let by_self = matches!((&e.user, &e.actor), (Some((u, _)), Some((a, _))) if u == a);
+        let detail = match device_detail(&e.kind, &e.detail) {
+            Some(words) => words,
+            None if e.detail == "{}" => String::new(),
+            None => e.detail,
+        };
         Self {
             by_self,
             at: When::at(e.at, now),
             label: kind_label(&e.kind),
-            alarming: matches!(e.kind.as_str(), "refresh_reuse_detected" | "user_disabled"),
+            alarming: matches!(
+                e.kind.as_str(),
+                "refresh_reuse_detected" | "user_disabled" | "dbsc_proof_failed"
+            ),
             kind: e.kind,
             user: pair(e.user),
             actor: pair(e.actor),
             ip: e.ip,
-            detail: if e.detail == "{}" {
-                String::new()
-            } else {
-                e.detail
-            },
+            detail,
         }
     }
 }

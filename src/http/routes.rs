@@ -9,7 +9,7 @@
 //! then the pages a signed-in user views on every visit. No two patterns overlap, so the order
 //! changes nothing else.
 
-use super::handlers::{account, admin, admin_actions, api, auth_pages, devices, pages};
+use super::handlers::{account, admin, admin_actions, api, auth_pages, dbsc, devices, pages};
 use actix_web::guard;
 use actix_web::web::{self, post, resource};
 use actix_web::Route;
@@ -61,6 +61,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         ) // Admin + SessionForm
         .service(resource("/admin/users/{id}/disable").route(post().to(admin_actions::disable))) // Admin + SessionForm
         .service(resource("/admin/users/{id}/enable").route(post().to(admin_actions::enable))) // Admin + SessionForm
+        // device-bound sessions (DBSC): the proof is the credential
+        .service(resource(dbsc::REGISTER_PATH).route(post().to(dbsc::register))) // access cookie + proof
+        .service(resource(dbsc::REFRESH_PATH).route(post().to(dbsc::refresh))) // proof
         // JSON API
         .service(resource("/api/auth/token").route(post().to(api::token)))
         .service(resource("/api/auth/refresh").route(post().to(api::refresh)))

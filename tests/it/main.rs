@@ -14,6 +14,7 @@ mod browser;
 mod busy;
 mod cli;
 mod corpus;
+mod dbsc;
 mod devices;
 mod faults;
 mod forge;

@@ -128,7 +128,9 @@ pub async fn login_submit(
     {
         Ok(issued) => {
             push_cookies(&req, session_cookies(&st, &issued));
-            Ok(see_other(&after_login(&form.next)))
+            let mut res = see_other(&after_login(&form.next));
+            super::dbsc::offer_registration(&st, &issued.user, &mut res).await;
+            Ok(res)
         }
         Err(e @ (AuthError::InvalidCredentials | AuthError::RateLimited { .. })) => {
             let mut res = HttpResponse::build(crate::http::error::status_of(&e));
@@ -178,11 +180,13 @@ pub async fn register_submit(
     match st.auth.register(&form.email, form.password, &client).await {
         Ok((issued, admin)) => {
             push_cookies(&req, session_cookies(&st, &issued));
-            Ok(see_other(if admin {
+            let mut res = see_other(if admin {
                 "/account?notice=welcome_admin"
             } else {
                 "/account?notice=welcome"
-            }))
+            });
+            super::dbsc::offer_registration(&st, &issued.user, &mut res).await;
+            Ok(res)
         }
         Err(e @ (AuthError::Invalid(_) | AuthError::EmailTaken)) => {
             let first_admin = !st.auth.has_admin().await?;

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod admin_actions;
 pub mod api;
 pub mod auth_pages;
+pub mod dbsc;
 pub mod devices;
 pub mod pages;
 
