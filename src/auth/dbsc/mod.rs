@@ -71,9 +71,13 @@ pub fn challenge_header(challenge: &Challenge, session: &SessionId) -> Option<St
     .ok()
 }
 
-/// Reads `Sec-Secure-Session-Id`: a structured-field string (a bare token is taken too) that
-/// must be one of our session ids.
+/// Reads `Sec-Secure-Session-Id`, which must name one of our session ids: as a structured-field
+/// string or token, or bare, as Chromium 156 was seen to send it (`3e81…` is neither: a UUID
+/// starting with a digit is no token).
 pub fn parse_session_id(raw: &str) -> Option<SessionId> {
+    if let Some(id) = SessionId::parse(raw.trim_matches(' ')) {
+        return Some(id);
+    }
     match sfv::parse_item(raw).ok()?.bare {
         BareItem::String(s) | BareItem::Token(s) => SessionId::parse(&s),
         _ => None,

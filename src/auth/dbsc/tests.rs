@@ -189,10 +189,16 @@ fn headers_are_structured_fields() {
         parse_session_id(r#""0f8fad5b-d9cb-469f-a165-70867728950e""#),
         Some(sid.clone())
     );
+    assert_eq!(
+        parse_session_id("0f8fad5b-d9cb-469f-a165-70867728950e"),
+        Some(sid.clone()),
+        "bare, as Chromium sends it"
+    );
     for bad in [
         "",
         "\"x\"",
-        "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "0f8fad5b-d9cb-469f-a165-70867728950e;x",
+        "0F8FAD5B-D9CB-469F-A165-70867728950E",
         "\"0F8FAD5B-D9CB-469F-A165-70867728950E\"",
         "1",
     ] {

@@ -6,8 +6,10 @@
 //! Browser tests run one at a time (a process-wide lock): two cores cannot drive several
 //! Chromiums at once without making every page load slow.
 
+mod dbsc;
 mod journeys;
 mod screenshots;
+mod tls;
 mod window;
 
 pub use window::{Viewport, Window};
@@ -30,8 +32,17 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 pub struct Kit {
     pub app: TestApp,
     driver: Driver,
+    /// HTTPS in front of the server, for tests that need a trusted secure origin.
+    tls: Option<tls::Tls>,
     _turn: tokio::sync::MutexGuard<'static, ()>,
 }
+
+/// Chromium features for device-bound sessions as STACK.md found them to work headless on
+/// Linux: no origin-trial token, no refresh quota, software keys in place of a TPM.
+const DBSC_FEATURES: &str =
+    "DeviceBoundSessions:RefreshQuota/false/RequireOriginTrialTokens/false,\
+                             EnableBoundSessionCredentialsSoftwareKeysForManualTesting,\
+                             DeviceBoundSessionsDevTools";
 
 impl Kit {
     /// The server (SQLite, short access lifetime, `tweak` applied) and a chromedriver; `None`,
@@ -59,17 +70,42 @@ impl Kit {
             tweak(env);
         })
         .await;
-        let driver = Driver::start(&chromedriver, chromium).await;
+        let driver = Driver::start(&chromedriver, chromium, None, "").await;
         Some(Kit {
             app,
             driver,
+            tls: None,
             _turn: turn,
         })
     }
 
+    /// [`Kit::start`] behind HTTPS that Chromium trusts (nginx, a test CA in an NSS database
+    /// under a temporary HOME), with device-bound sessions enabled in Chromium.
+    pub async fn start_dbsc(
+        test: &str,
+        tweak: impl Fn(&mut BTreeMap<String, String>),
+    ) -> Option<Kit> {
+        let mut kit = Kit::start(test, tweak).await?;
+        let tls = match tls::Tls::start(kit.app.port).await {
+            Ok(tls) => tls,
+            Err(why) if required() => panic!("{test}: HTTPS is required but {why}"),
+            Err(why) => {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "skipped: {test} ({why})");
+                return None;
+            }
+        };
+        let (chromedriver, chromium) =
+            (kit.driver.chromedriver.clone(), kit.driver.chromium.clone());
+        kit.driver = Driver::start(&chromedriver, chromium, Some(&tls.home()), DBSC_FEATURES).await;
+        kit.tls = Some(tls);
+        Some(kit)
+    }
+
     /// A new, independent browser (its own Chromium and profile) with a 1280×800 viewport.
     pub async fn browser(&self) -> Window {
-        self.driver.browser(&self.app.base, Viewport::Desktop).await
+        let base = self.tls.as_ref().map_or(&self.app.base, |t| &t.base);
+        self.driver.browser(base, Viewport::Desktop).await
     }
 
     /// A new, independent browser emulating a 390×844 phone (a desktop window cannot be made
@@ -109,18 +145,30 @@ fn find_browser() -> Result<(PathBuf, PathBuf), String> {
 struct Driver {
     child: Child,
     url: String,
+    chromedriver: PathBuf,
     chromium: PathBuf,
+    /// Extra Chromium features, added to the one `--enable-features` switch.
+    features: &'static str,
     profiles: TempDir,
 }
 
 impl Driver {
-    async fn start(chromedriver: &Path, chromium: PathBuf) -> Driver {
+    async fn start(
+        chromedriver: &Path,
+        chromium: PathBuf,
+        home: Option<&Path>,
+        features: &'static str,
+    ) -> Driver {
         use std::os::unix::process::CommandExt;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new(chromedriver)
+        let mut command = Command::new(chromedriver);
+        if let Some(home) = home {
+            command.env("HOME", home);
+        }
+        let child = command
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -130,7 +178,9 @@ impl Driver {
         let driver = Driver {
             child,
             url: format!("http://127.0.0.1:{port}"),
+            chromedriver: chromedriver.to_path_buf(),
             chromium,
+            features,
             profiles: tempfile::tempdir().expect("a profile directory"),
         };
         let status = format!("{}/status", driver.url);
@@ -158,12 +208,19 @@ impl Driver {
             "--force-device-scale-factor=1",
             // Let even `no-store` pages into the back/forward cache, as Chrome is rolling out,
             // so the Back-after-sign-out test faces the less forgiving browser.
-            "--enable-features=BackForwardCache,CacheControlNoStoreEnterBackForwardCache",
             "--window-size=1280,800",
         ]
         .into_iter()
         .map(String::from)
-        .chain([format!("--user-data-dir={}", profile.keep().display())])
+        .chain([
+            format!(
+                "--enable-features=BackForwardCache,CacheControlNoStoreEnterBackForwardCache{}{}",
+                if self.features.is_empty() { "" } else { "," },
+                self.features
+            ),
+            // A persistent profile: DBSC never registers in an incognito-like one.
+            format!("--user-data-dir={}", profile.keep().display()),
+        ])
         .collect::<Vec<_>>();
         let mut options = serde_json::json!({ "binary": self.chromium, "args": args });
         if let Viewport::Phone = viewport {
