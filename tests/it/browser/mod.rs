@@ -48,6 +48,14 @@ impl Kit {
     /// The server (SQLite, short access lifetime, `tweak` applied) and a chromedriver; `None`,
     /// after a "skipped" note, where no Chromium is installed and CI does not require one.
     pub async fn start(test: &str, tweak: impl Fn(&mut BTreeMap<String, String>)) -> Option<Kit> {
+        Self::start_with(test, tweak, false).await
+    }
+
+    async fn start_with(
+        test: &str,
+        tweak: impl Fn(&mut BTreeMap<String, String>),
+        https: bool,
+    ) -> Option<Kit> {
         let (chromium, chromedriver) = match find_browser() {
             Ok(found) => found,
             Err(why) if required() => panic!("{test}: Chromium is required but {why}"),
@@ -70,11 +78,28 @@ impl Kit {
             tweak(env);
         })
         .await;
-        let driver = Driver::start(&chromedriver, chromium, None, "").await;
+        let tls = if https {
+            match tls::Tls::start(app.port).await {
+                Ok(tls) => Some(tls),
+                Err(why) if required() => panic!("{test}: HTTPS is required but {why}"),
+                Err(why) => {
+                    use std::io::Write;
+                    let _ = writeln!(std::io::stderr(), "skipped: {test} ({why})");
+                    return None;
+                }
+            }
+        } else {
+            None
+        };
+        let (home, features) = match &tls {
+            Some(t) => (Some(t.home()), DBSC_FEATURES),
+            None => (None, ""),
+        };
+        let driver = Driver::start(&chromedriver, chromium, home.as_deref(), features).await;
         Some(Kit {
             app,
             driver,
-            tls: None,
+            tls,
             _turn: turn,
         })
     }
@@ -85,21 +110,7 @@ impl Kit {
         test: &str,
         tweak: impl Fn(&mut BTreeMap<String, String>),
     ) -> Option<Kit> {
-        let mut kit = Kit::start(test, tweak).await?;
-        let tls = match tls::Tls::start(kit.app.port).await {
-            Ok(tls) => tls,
-            Err(why) if required() => panic!("{test}: HTTPS is required but {why}"),
-            Err(why) => {
-                use std::io::Write;
-                let _ = writeln!(std::io::stderr(), "skipped: {test} ({why})");
-                return None;
-            }
-        };
-        let (chromedriver, chromium) =
-            (kit.driver.chromedriver.clone(), kit.driver.chromium.clone());
-        kit.driver = Driver::start(&chromedriver, chromium, Some(&tls.home()), DBSC_FEATURES).await;
-        kit.tls = Some(tls);
-        Some(kit)
+        Self::start_with(test, tweak, true).await
     }
 
     /// A new, independent browser (its own Chromium and profile) with a 1280×800 viewport.
@@ -145,7 +156,6 @@ fn find_browser() -> Result<(PathBuf, PathBuf), String> {
 struct Driver {
     child: Child,
     url: String,
-    chromedriver: PathBuf,
     chromium: PathBuf,
     /// Extra Chromium features, added to the one `--enable-features` switch.
     features: &'static str,
@@ -178,7 +188,6 @@ impl Driver {
         let driver = Driver {
             child,
             url: format!("http://127.0.0.1:{port}"),
-            chromedriver: chromedriver.to_path_buf(),
             chromium,
             features,
             profiles: tempfile::tempdir().expect("a profile directory"),
