@@ -39,7 +39,12 @@ fn verification(c: &mut Criterion) {
         let key: DeviceKey = dbsc::verify_registration(&sign(alg, der, Some(jwk), "c"))
             .unwrap()
             .key;
-        let refresh = sign(alg, der, None, "a-challenge-of-43-characters-aaaaaaaaaaaaaa");
+        let refresh = sign(
+            alg,
+            der,
+            None,
+            "a-challenge-of-43-characters-aaaaaaaaaaaaaa",
+        );
         c.bench_function(&format!("refresh proof verification ({name})"), |b| {
             b.iter(|| dbsc::verify_refresh(&refresh, &key).unwrap())
         });
@@ -77,25 +82,28 @@ fn bound_refresh(c: &mut Criterion) {
         .unwrap();
     let next = rt.block_on(auth.dbsc_challenge(&sid)).unwrap();
     let state = RefCell::new((issued.refresh_token, next));
-    c.bench_function("bound refresh: proof, rotation, next challenge (SQLite)", |b| {
-        b.iter_batched(
-            // The browser's part: sign the challenge it holds.
-            || sign(Algorithm::ES256, P256, None, state.borrow().1.as_str()),
-            |proof| {
-                let token: RefreshToken = state.borrow().0.clone();
-                rt.block_on(async {
-                    let proven = auth.dbsc_prove(&sid, Some(&proof)).await.unwrap();
-                    let issued = auth
-                        .refresh_bound(token, client.clone(), &proven)
-                        .await
-                        .unwrap();
-                    let next = auth.dbsc_challenge(&sid).await.unwrap();
-                    *state.borrow_mut() = (issued.refresh_token, next);
-                })
-            },
-            BatchSize::PerIteration,
-        )
-    });
+    c.bench_function(
+        "bound refresh: proof, rotation, next challenge (SQLite)",
+        |b| {
+            b.iter_batched(
+                // The browser's part: sign the challenge it holds.
+                || sign(Algorithm::ES256, P256, None, state.borrow().1.as_str()),
+                |proof| {
+                    let token: RefreshToken = state.borrow().0.clone();
+                    rt.block_on(async {
+                        let proven = auth.dbsc_prove(&sid, Some(&proof)).await.unwrap();
+                        let issued = auth
+                            .refresh_bound(token, client.clone(), &proven)
+                            .await
+                            .unwrap();
+                        let next = auth.dbsc_challenge(&sid).await.unwrap();
+                        *state.borrow_mut() = (issued.refresh_token, next);
+                    })
+                },
+                BatchSize::PerIteration,
+            )
+        },
+    );
 }
 
 criterion_group!(benches, verification, bound_refresh);

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "benchmark password";
 
+#[path = "bench/flood.rs"]
+mod flood;
+
 struct Server {
     child: Child,
     base: String,
@@ -35,6 +38,11 @@ fn free_port() -> u16 {
 
 /// Starts the server and returns it with the time from spawn to a 200 on `/readyz`.
 fn start(bin: &Path, dir: &Path, url: &str) -> (Server, Duration) {
+    start_with(bin, dir, url, &[])
+}
+
+/// [`start`] with more (or overriding) environment variables.
+fn start_with(bin: &Path, dir: &Path, url: &str, env: &[(&str, &str)]) -> (Server, Duration) {
     let port = free_port();
     let t0 = Instant::now();
     let child = Command::new(bin)
@@ -44,6 +52,7 @@ fn start(bin: &Path, dir: &Path, url: &str) -> (Server, Duration) {
         .env("LATCHKEY_ACCESS_TTL", "1h")
         .env("LATCHKEY_LOGIN_THROTTLE", "false")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -359,7 +368,7 @@ async fn sign_in(client: &reqwest::Client, base: &str, email: &str) -> Value {
     res.json().await.unwrap()
 }
 
-struct Report(Vec<(String, String, String, bool)>);
+pub(crate) struct Report(Vec<(String, String, String, bool)>);
 
 impl Report {
     fn add(&mut self, name: &str, value: String, target: &str, pass: bool) {
@@ -423,7 +432,8 @@ async fn main() {
     let bin = bin.canonicalize().expect("the latchkey binary exists");
     let secs: u64 = env_or("BENCH_SECS", 10);
     let big: usize = env_or("BENCH_SESSIONS", 1_000_000);
-    // BENCH_ONLY=page,rotation,storm,memory,scale runs a subset (start-up is always measured).
+    // BENCH_ONLY=page,rotation,storm,memory,scale,flood runs a subset (start-up is always
+    // measured).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let wants = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
     let dir = tempfile::tempdir().unwrap();
@@ -653,6 +663,25 @@ async fn main() {
     }
 
     drop(server);
+
+    if wants("flood") {
+        // A server of its own, throttling on, behind a "proxy" (this client) that names each
+        // actor's address in X-Forwarded-For.
+        let fdir = tempfile::tempdir().unwrap();
+        let furl = format!("sqlite://{}", fdir.path().join("flood.db").display());
+        let (fserver, _) = start_with(
+            &bin,
+            fdir.path(),
+            &furl,
+            &[
+                ("LATCHKEY_LOGIN_THROTTLE", "true"),
+                ("LATCHKEY_TRUSTED_PROXIES", "127.0.0.1/32"),
+            ],
+        );
+        let f = flood::run(&fserver.base, secs.max(20)).await;
+        f.report(&mut r);
+    }
+
     let failed = r.0.iter().filter(|x| !x.3).count();
     println!("\n{} of {} targets met", r.0.len() - failed, r.0.len());
 }

@@ -1,5 +1,6 @@
 //! A signed-in user's own changes (sign out, password) and the CLI's admin creation.
 
+use super::password_check::PasswordCheck;
 use super::service::{end_all_sessions, event, EndAll, RevokeReason, SessionUser};
 use super::signin::new_user;
 use super::{AuthError, AuthService};
@@ -44,7 +45,8 @@ impl AuthService {
         Ok(())
     }
 
-    /// Changes the password after checking the current one, and ends every other session.
+    /// Changes the password after checking the current one (under the sign-in throttle, see
+    /// [`AuthService::verify_signed_in_password`]), and ends every other session.
     pub async fn change_password(
         &self,
         user: &SessionUser,
@@ -53,17 +55,10 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<usize, AuthError> {
         let new = NewPassword::parse(new).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        self.verify_signed_in_password(user, current, client, PasswordCheck::ChangePassword)
+            .await?;
         let uid = user.user_id.to_string();
-        let u2 = uid.clone();
-        let row = self
-            .db
-            .run(move |c| users::find(c, &u2))
-            .await?
-            .ok_or(AuthError::SessionRevoked)?;
-        if !self.hasher.verify(current, Some(row.password_hash)).await {
-            return Err(AuthError::WrongPassword);
-        }
-        let hash = self.hasher.hash(&new).await.map_err(AuthError::Invalid)?;
+        let hash = self.hasher.hash(&new).await?;
         let now = db::now();
         let (sid, client) = (user.session_id.to_string(), client.clone());
         let ended = self

@@ -44,6 +44,15 @@ pub enum AuthError {
         /// Seconds until the next attempt is allowed.
         retry_after: u64,
     },
+    /// Too many sign-ups from this address.
+    #[error("sign-ups rate limited for {retry_after}s")]
+    TooManySignUps {
+        /// Seconds until the next sign-up is allowed.
+        retry_after: u64,
+    },
+    /// Every bcrypt worker stayed busy for the whole queue wait: nothing was checked.
+    #[error("password checks busy")]
+    Busy,
     /// Bad input, with a message fit for the user.
     #[error("{0}")]
     Invalid(String),
@@ -64,6 +73,21 @@ pub enum AuthError {
     Database(#[from] DbError),
 }
 
+impl From<super::passwords::Busy> for AuthError {
+    fn from(_: super::passwords::Busy) -> Self {
+        AuthError::Busy
+    }
+}
+
+impl From<super::passwords::HashError> for AuthError {
+    fn from(e: super::passwords::HashError) -> Self {
+        match e {
+            super::passwords::HashError::Busy(_) => AuthError::Busy,
+            super::passwords::HashError::Failed(m) => AuthError::Invalid(m),
+        }
+    }
+}
+
 impl AuthError {
     /// The CONTRACT §6 code.
     pub fn code(&self) -> &'static str {
@@ -78,12 +102,12 @@ impl AuthError {
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::Forbidden => "FORBIDDEN",
             Self::CsrfFailed => "CSRF_FAILED",
-            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::RateLimited { .. } | Self::TooManySignUps { .. } => "RATE_LIMITED",
             Self::Invalid(_) | Self::WrongPassword => "BAD_REQUEST",
             Self::EmailTaken => "EMAIL_TAKEN",
             Self::RegistrationClosed => "REGISTRATION_CLOSED",
             Self::NotFound => "NOT_FOUND",
-            Self::Database(_) => "SERVICE_UNAVAILABLE",
+            Self::Database(_) | Self::Busy => "SERVICE_UNAVAILABLE",
         }
     }
 

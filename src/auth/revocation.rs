@@ -1,30 +1,55 @@
 //! Revocation that reaches live access tokens without a database query per request.
 //!
-//! Every instance keeps the ids of sessions ended within the last access-token lifetime in
-//! memory. The instance that revokes adds the id at once; every instance re-reads recently
-//! revoked ids from the database every `LATCHKEY_REVOCATION_SYNC / 2`, so a revocation reaches
-//! all instances within that bound. Older entries are dropped: their access tokens have expired.
+//! Every instance keeps the ids of recently ended sessions in memory. The instance that revokes
+//! adds the id at once; every instance reads the database's revocation log every
+//! `LATCHKEY_REVOCATION_SYNC / 2` on a thread and a connection of its own (so neither a
+//! request storm holding the pool nor slow writes can delay it), which bounds how long a
+//! revocation takes to reach all instances.
+//!
+//! The log is read by its id, which the database assigns, never by the revoking instance's
+//! clock: a revocation dated in the past (a clock behind, a commit that landed late) is still
+//! read. On PostgreSQL a sequence hands out ids before commit, so id 11 can become visible
+//! before id 10: every id skipped over is remembered as a gap and asked for again on each sync
+//! until it appears (or, for a transaction that rolled back, for the horizon). An id is kept
+//! for the horizon counted from when this instance learned it; by then every access token of
+//! that session has expired.
 
-use crate::db::{sessions, Db, DbError};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::RwLock;
+use crate::db::{revocations, sessions, Db, DbError};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+
+/// Ids seen missing at one sync that are still waited for at most this many.
+const MAX_GAPS: usize = 10_000;
+
+/// At start-up, log entries dated this much before the horizon are read too, in case the
+/// revoking instance's clock was behind.
+const START_SLACK_SECS: i64 = 3600;
+
+/// How far the revocation log has been read.
+#[derive(Debug, Default)]
+struct Cursor {
+    /// Whether the first read (by date) has happened.
+    started: bool,
+    /// The highest log id read.
+    seen: i64,
+    /// Ids below `seen` not read yet, and when this instance first missed each.
+    gaps: BTreeMap<i64, i64>,
+}
 
 /// Ids of recently revoked sessions, shared by all workers of one instance.
 pub struct RevocationCache {
+    /// Session id → when this instance learned of its end.
     revoked: RwLock<HashMap<String, i64>>,
     /// Bumped after every id added: a remembered "not revoked" answer holds only in the
     /// generation it was made in. Taking the read lock on every request had both cores write
     /// its lock word; this counter is only read between revocations.
     generation: AtomicU64,
-    /// Start time of the last successful sync, epoch seconds (0 before the first).
-    synced_from: AtomicI64,
+    /// How far the log has been read (one sync at a time).
+    cursor: Mutex<Cursor>,
     /// How long an entry matters: access TTL + leeway + slack.
     horizon: i64,
 }
-
-/// Overlap between syncs, covering clock differences and transactions that commit late.
-const OVERLAP_SECS: i64 = 5;
 
 impl RevocationCache {
     /// An empty cache whose entries matter for `horizon_secs`.
@@ -32,7 +57,7 @@ impl RevocationCache {
         Self {
             revoked: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
-            synced_from: AtomicI64::new(0),
+            cursor: Mutex::new(Cursor::default()),
             horizon: horizon_secs,
         }
     }
@@ -63,20 +88,59 @@ impl RevocationCache {
         self.generation.fetch_add(1, Ordering::Release);
     }
 
-    /// Pulls revocations made anywhere since the last sync, and forgets entries past the horizon.
+    /// Reads revocations logged anywhere since the last sync, and forgets entries past the
+    /// horizon. Returns how many log entries were read.
     pub fn sync(&self, conn: &mut crate::db::DbConnection, now: i64) -> Result<usize, DbError> {
-        let last = self.synced_from.load(Ordering::Relaxed);
-        let since = if last == 0 {
-            now - self.horizon
+        let mut cursor = self.cursor.lock().map_err(|_| {
+            DbError::Unavailable("the revocation cursor was poisoned by a panic".into())
+        })?;
+        let mut learned: Vec<String> = Vec::new();
+        let rows = if cursor.started {
+            let gaps: Vec<i64> = cursor.gaps.keys().copied().collect();
+            revocations::after(conn, cursor.seen, &gaps)?
         } else {
-            last - OVERLAP_SECS
+            // Sessions ended before the log existed (an upgrade), then the log itself.
+            learned.extend(
+                sessions::revoked_since(conn, now - self.horizon)?
+                    .into_iter()
+                    .map(|(id, _)| id),
+            );
+            let rows = revocations::dated_since(conn, now - self.horizon - START_SLACK_SECS)?;
+            let last = revocations::last_id(conn)?;
+            // Anything of the last few ids not read (still uncommitted, say) is waited for.
+            let read: std::collections::HashSet<i64> = rows.iter().map(|(id, _)| *id).collect();
+            for id in (last - 63).max(1)..=last {
+                if !read.contains(&id) {
+                    cursor.gaps.insert(id, now);
+                }
+            }
+            cursor.seen = last;
+            cursor.started = true;
+            rows
         };
-        let rows = sessions::revoked_since(conn, since)?;
         let n = rows.len();
+        for (id, session) in rows {
+            if cursor.gaps.remove(&id).is_none() && id > cursor.seen {
+                // Every id skipped over may still be committed later.
+                let first_missing = cursor.seen + 1;
+                for missing in first_missing..id {
+                    if cursor.gaps.len() >= MAX_GAPS {
+                        break;
+                    }
+                    cursor.gaps.insert(missing, now);
+                }
+                cursor.seen = id;
+            }
+            learned.push(session);
+        }
+        // A gap still open after the horizon was a transaction that rolled back.
+        cursor
+            .gaps
+            .retain(|_, missed| *missed >= now - self.horizon);
         let mut added = false;
         if let Ok(mut m) = self.revoked.write() {
-            for (id, at) in rows {
-                added |= m.insert(id, at).is_none();
+            for id in learned {
+                added |= m.insert(id, now).is_none();
             }
             m.retain(|_, at| *at >= now - self.horizon);
         }
@@ -84,7 +148,6 @@ impl RevocationCache {
             // Forgetting old ids needs no bump: an answer of "not revoked" stays true.
             self.generation.fetch_add(1, Ordering::Release);
         }
-        self.synced_from.store(now, Ordering::Relaxed);
         Ok(n)
     }
 
@@ -98,7 +161,7 @@ impl RevocationCache {
         self.len() == 0
     }
 
-    /// Runs [`Self::sync`] on a blocking thread.
+    /// Runs [`Self::sync`] on a blocking thread with a pooled connection (start-up, tests).
     pub async fn sync_now(self: &std::sync::Arc<Self>, db: &Db) -> Result<usize, DbError> {
         let me = self.clone();
         db.run(move |c| me.sync(c, crate::db::now())).await
@@ -122,5 +185,43 @@ mod tests {
             before,
             "remembered answers must be re-checked"
         );
+    }
+
+    #[test]
+    fn an_id_that_becomes_visible_after_a_higher_one_is_still_read() {
+        use diesel::RunQueryDsl;
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = Db::connect(&url, 2, std::time::Duration::from_secs(5)).expect("db");
+        db.migrate().expect("migrate");
+        let mut c = db.get().expect("conn");
+        let log = |c: &mut crate::db::DbConnection, id: i64, sid: &str| {
+            diesel::sql_query(format!(
+                "INSERT INTO revocations (id, session_id, at) VALUES ({id}, '{sid}', 0)"
+            ))
+            .execute(c)
+            .expect("insert");
+        };
+        let cache = RevocationCache::new(900);
+        let now = 1_000_000;
+        assert_eq!(cache.sync(&mut c, now).expect("sync"), 0);
+        // A sequence handed out 1, 2 and 3; 1 and 3 committed first.
+        log(&mut c, 1, "s1");
+        log(&mut c, 3, "s3");
+        cache.sync(&mut c, now).expect("sync");
+        assert!(cache.is_revoked("s1") && cache.is_revoked("s3"));
+        assert!(!cache.is_revoked("s2"));
+        // 2 commits late, dated an hour before: read all the same, and kept.
+        log(&mut c, 2, "s2");
+        let before = cache.generation();
+        cache.sync(&mut c, now + 1).expect("sync");
+        assert!(cache.is_revoked("s2"));
+        assert_ne!(cache.generation(), before);
+        cache.sync(&mut c, now + 2).expect("sync");
+        assert!(
+            cache.is_revoked("s2"),
+            "kept for the horizon from when it was learned"
+        );
+        assert!(cache.cursor.lock().expect("cursor").gaps.is_empty());
     }
 }

@@ -2,13 +2,14 @@
 //! refresh family per sign-in.
 
 use super::service::{event, transaction, Issued, RevokeReason, TxError};
+use super::throttle::Attempt;
 use super::RefreshToken;
 use super::{AuthError, AuthService};
 use crate::db::activity::ActivityKind;
 use crate::db::audit::{self, AuditKind};
 use crate::db::sessions::{self, SessionRow};
 use crate::db::users::{self, UserRow};
-use crate::db::{self, tokens, DbError};
+use crate::db::{self, sign_ups, tokens, DbError};
 use crate::domain::{ClientInfo, Email, NewPassword, Role, SessionId, UserId};
 use crate::telemetry::Metrics;
 use diesel::Connection;
@@ -36,26 +37,23 @@ impl AuthService {
                     .map(|c| if c.is_control() { '\u{fffd}' } else { c });
                 printable.take(254).collect()
             });
-        let throttle = self.throttle;
-        let (ek, ip) = (email_key.clone(), client.ip.clone());
-        let (retry, user) = self
-            .db
-            .run(move |c| {
-                Ok((
-                    throttle.retry_after(c, &ek, &ip, now)?,
-                    users::find_by_email(c, &ek)?,
-                ))
-            })
-            .await?;
-        if retry > 0 {
-            Metrics::inc(&self.metrics.login_throttled);
-            log::warn!("sign-in throttled for {}s from {}", retry, client.ip);
-            return Err(AuthError::RateLimited { retry_after: retry });
-        }
+        let reserved = self.reserve_attempt(&email_key, client, now).await?;
+        let ek = email_key.clone();
+        let user = self.db.run(move |c| users::find_by_email(c, &ek)).await;
+        let user = match user {
+            Ok(u) => u,
+            Err(e) => {
+                self.forget_attempt(reserved).await;
+                return Err(e.into());
+            }
+        };
         let ok = self
-            .hasher
-            .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
-            .await;
+            .verify_reserved(
+                password,
+                user.as_ref().map(|u| u.password_hash.clone()),
+                reserved,
+            )
+            .await?;
         let user = match user {
             Some(u) if ok && !u.disabled => u,
             other => {
@@ -66,9 +64,9 @@ impl AuthService {
                 };
                 let uid = other.map(|u| u.id);
                 let who = client.clone();
+                // The attempt was recorded as a failure before bcrypt ran; only the audit is left.
                 self.db
                     .run_write(move |c| {
-                        throttle.record_failure(c, &email_key, &who.ip, now)?;
                         let mut e = event(
                             AuditKind::LoginFailed,
                             uid.as_deref(),
@@ -185,12 +183,31 @@ impl AuthService {
         let email = Email::parse(email_raw).map_err(|m| AuthError::Invalid(m.into()))?;
         let password =
             NewPassword::parse(password).map_err(|e| AuthError::Invalid(e.to_string()))?;
-        let hash = self
-            .hasher
-            .hash(&password)
-            .await
-            .map_err(AuthError::Invalid)?;
         let now = db::now();
+        let throttle = self.throttle;
+        let ip = client.ip.clone();
+        let reserved = match self
+            .db
+            .run_write(move |c| throttle.reserve_sign_up(c, &ip, now))
+            .await?
+        {
+            Attempt::Go(row) => row,
+            Attempt::Wait(retry_after) => {
+                Metrics::inc(&self.metrics.login_throttled);
+                log::warn!("sign-ups throttled for {retry_after}s from {}", client.ip);
+                return Err(AuthError::TooManySignUps { retry_after });
+            }
+        };
+        let hash = match self.hasher.hash(&password).await {
+            Ok(hash) => hash,
+            Err(e) => {
+                if let Some(id) = reserved {
+                    // Never hashed: the address keeps its allowance.
+                    let _ = self.db.run_write(move |c| sign_ups::forget(c, id)).await;
+                }
+                return Err(e.into());
+            }
+        };
         let id = UserId::generate();
         let client2 = client.clone();
         let user = self
@@ -214,8 +231,7 @@ impl AuthService {
                         }
                         other => other?,
                     }
-                    if !users::any_admin(c)? {
-                        users::set_role(c, &row.id, Role::Admin.as_str(), now)?;
+                    if users::promote_if_no_admin(c, &row.id, now)? {
                         row.role = Role::Admin.as_str().into();
                     }
                     let mut e = event(

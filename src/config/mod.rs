@@ -6,7 +6,8 @@
 //! `LATCHKEY_REFRESH_AHEAD`, `LATCHKEY_REVOCATION_SYNC`, `LATCHKEY_COOKIE_SECURE`,
 //! `LATCHKEY_REGISTRATION`, `LATCHKEY_TRUSTED_PROXIES`, `LATCHKEY_BCRYPT_COST`,
 //! `LATCHKEY_DB_POOL_SIZE`, `LATCHKEY_DB_TIMEOUT`, `LATCHKEY_METRICS`, `LATCHKEY_METRICS_REFRESH`,
-//! `LATCHKEY_LOGIN_THROTTLE`, `LATCHKEY_BODY_TIMEOUT`, `LATCHKEY_DBSC`.
+//! `LATCHKEY_LOGIN_THROTTLE`, `LATCHKEY_BODY_TIMEOUT`, `LATCHKEY_BASE_PATH`, `LATCHKEY_PUBLIC_URL`,
+//! `LATCHKEY_COOKIE_DOMAIN`, `LATCHKEY_DBSC`.
 //! The result is a plain value passed down from `main`; tests build their own.
 
 mod duration;
@@ -15,6 +16,7 @@ mod secret;
 pub use duration::parse_duration;
 pub use secret::{generate_secret, SecretError, SigningSecrets};
 
+use crate::domain::{AbsoluteUrl, BasePath, CookieDomain};
 use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -113,6 +115,14 @@ pub struct Config {
     pub login_throttle: bool,
     /// How long a request body may take to arrive in full (a slow one answers 400).
     pub body_timeout: Duration,
+    /// The path prefix every route is served under (empty: the root).
+    pub base_path: BasePath,
+    /// Latchkey's external origin, for redirects that must name it absolutely.
+    pub public_url: Option<AbsoluteUrl>,
+    /// Share session cookies across this domain's subdomains (`__Secure-` names with `Domain=`).
+    pub cookie_domain: Option<CookieDomain>,
+    /// Settings taken down to fit others, each a sentence that start-up logs once as a warning.
+    pub adjustments: Vec<String>,
     /// Whether device-bound sessions (DBSC, CONTRACT §9) are offered and honoured.
     pub dbsc: bool,
 }
@@ -176,7 +186,8 @@ impl Config {
         }
 
         let access_ttl = dur("LATCHKEY_ACCESS_TTL", "15m")?;
-        let session_idle_ttl = dur("LATCHKEY_SESSION_IDLE_TTL", "7d")?;
+        let mut session_idle_ttl = dur("LATCHKEY_SESSION_IDLE_TTL", "7d")?;
+        let mut adjustments = Vec::new();
         let session_max_ttl = dur("LATCHKEY_SESSION_MAX_TTL", "30d")?;
         let clock_leeway = dur("LATCHKEY_CLOCK_LEEWAY", "30s")?;
         let refresh_grace = dur("LATCHKEY_REFRESH_GRACE", "10s")?;
@@ -194,11 +205,21 @@ impl Config {
                 "must be at least 1s",
             ));
         }
-        if session_max_ttl < session_idle_ttl {
+        if session_max_ttl.is_zero() {
             return Err(ConfigError::new(
                 "LATCHKEY_SESSION_MAX_TTL",
-                "must be at least LATCHKEY_SESSION_IDLE_TTL",
+                "must be at least 1s",
             ));
+        }
+        // No session can be idle longer than it may live at all, so a short absolute lifetime
+        // alone (the default idle lifetime is 7d) shortens the idle one rather than refusing.
+        if session_max_ttl < session_idle_ttl {
+            adjustments.push(format!(
+                "LATCHKEY_SESSION_IDLE_TTL taken down from {}s to {}s to fit LATCHKEY_SESSION_MAX_TTL",
+                session_idle_ttl.as_secs(),
+                session_max_ttl.as_secs()
+            ));
+            session_idle_ttl = session_max_ttl;
         }
         if clock_leeway > Duration::from_secs(30) {
             return Err(ConfigError::new(
@@ -306,6 +327,29 @@ impl Config {
             ));
         }
 
+        let base_path = BasePath::parse(&get("LATCHKEY_BASE_PATH").unwrap_or_default())
+            .map_err(|m| ConfigError::new("LATCHKEY_BASE_PATH", m))?;
+        let public_url = match get("LATCHKEY_PUBLIC_URL") {
+            None => None,
+            Some(v) => Some(
+                AbsoluteUrl::parse(&v)
+                    .filter(|u| u.path_and_query() == "/")
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            "LATCHKEY_PUBLIC_URL",
+                            format!(
+                                "{v:?} is not an origin such as https://auth.example.com \
+                                 (a path belongs in LATCHKEY_BASE_PATH)"
+                            ),
+                        )
+                    })?,
+            ),
+        };
+        let cookie_domain = get("LATCHKEY_COOKIE_DOMAIN")
+            .map(|v| CookieDomain::parse(&v))
+            .transpose()
+            .map_err(|m| ConfigError::new("LATCHKEY_COOKIE_DOMAIN", m))?;
+
         Ok(Self {
             bind,
             database_url,
@@ -328,6 +372,10 @@ impl Config {
             metrics_refresh,
             login_throttle: flag("LATCHKEY_LOGIN_THROTTLE", true)?,
             body_timeout,
+            base_path,
+            public_url,
+            cookie_domain,
+            adjustments,
             dbsc: flag("LATCHKEY_DBSC", true)?,
         })
     }
@@ -382,6 +430,11 @@ mod tests {
             ("LATCHKEY_METRICS_REFRESH", "0"),
             ("LATCHKEY_BODY_TIMEOUT", "0"),
             ("LATCHKEY_BODY_TIMEOUT", "1h"),
+            ("LATCHKEY_BASE_PATH", "auth"),
+            ("LATCHKEY_BASE_PATH", "/a/../b"),
+            ("LATCHKEY_PUBLIC_URL", "auth.example.com"),
+            ("LATCHKEY_PUBLIC_URL", "https://auth.example.com/login"),
+            ("LATCHKEY_COOKIE_DOMAIN", "10.0.0.1"),
         ];
         for (var, value) in cases {
             let err = cfg(&[(var, value)]).expect_err(value);
@@ -390,8 +443,17 @@ mod tests {
     }
 
     #[test]
-    fn idle_longer_than_max_is_refused() {
-        let err = cfg(&[("LATCHKEY_SESSION_IDLE_TTL", "40d")]).expect_err("idle > max");
+    fn a_max_lifetime_below_the_idle_one_takes_the_idle_one_down_with_one_note() {
+        let c = cfg(&[("LATCHKEY_SESSION_MAX_TTL", "8h")]).expect("max alone starts");
+        assert_eq!(c.session_max_ttl, Duration::from_secs(8 * 3600));
+        assert_eq!(c.session_idle_ttl, Duration::from_secs(8 * 3600));
+        assert_eq!(c.adjustments.len(), 1, "{:?}", c.adjustments);
+        assert!(c.adjustments[0].contains("LATCHKEY_SESSION_IDLE_TTL"));
+
+        let c = cfg(&[("LATCHKEY_SESSION_IDLE_TTL", "40d")]).expect("idle > max starts");
+        assert_eq!(c.session_idle_ttl, c.session_max_ttl);
+        assert!(cfg(&[]).expect("defaults").adjustments.is_empty());
+        let err = cfg(&[("LATCHKEY_SESSION_MAX_TTL", "0")]).expect_err("zero max");
         assert_eq!(err.var, "LATCHKEY_SESSION_MAX_TTL");
     }
 }

@@ -11,8 +11,10 @@ pub mod admin;
 pub mod audit;
 pub mod dbsc;
 pub mod login_failures;
+pub mod revocations;
 pub mod schema;
 pub mod sessions;
+pub mod sign_ups;
 pub mod tokens;
 pub mod url;
 pub mod users;
@@ -291,6 +293,19 @@ impl Db {
             Some(w) => w.run(self.timeout, f).await,
             None => self.run(f).await,
         }
+    }
+
+    /// A connection of its own, outside the pool, for background work that must not wait
+    /// behind requests for a pooled one (the revocation sync).
+    pub fn dedicated(&self) -> Result<DbConnection, DbError> {
+        use r2d2::ManageConnection;
+        let manager = Manager {
+            url: self.url.clone(),
+            backend: self.backend,
+        };
+        manager
+            .connect()
+            .map_err(|e| DbError::Unavailable(e.to_string()))
     }
 
     /// How many connections have been checked out since start: the hot-path test reads it.

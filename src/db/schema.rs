@@ -67,6 +67,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    sign_ups (id) {
+        id -> BigInt,
+        at -> BigInt,
+        ip -> Text,
+    }
+}
+
+diesel::table! {
+    revocations (id) {
+        id -> BigInt,
+        session_id -> Text,
+        at -> BigInt,
+    }
+}
+
+diesel::table! {
     activity (kind, bucket) {
         kind -> Text,
         bucket -> BigInt,
@@ -93,6 +109,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     audit_events,
     login_failures,
+    sign_ups,
+    revocations,
     activity,
     dbsc_challenges
 );

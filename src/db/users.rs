@@ -78,6 +78,25 @@ pub fn any_admin(conn: &mut DbConnection) -> Result<bool, DbError> {
     .get_result(conn)?)
 }
 
+/// Makes `id` the admin when no admin exists yet; returns whether it did. Run inside the
+/// transaction that inserted `id`. On PostgreSQL two such transactions could each see "no
+/// admin yet" before either commits, so the second check runs under an advisory lock held to
+/// the end of the transaction: whoever comes second sees the first one's admin. On SQLite the
+/// transaction already holds the one write lock, having written first.
+pub fn promote_if_no_admin(conn: &mut DbConnection, id: &str, now: i64) -> Result<bool, DbError> {
+    if any_admin(conn)? {
+        return Ok(false);
+    }
+    if let DbConnection::Pg(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(7351207)").execute(pg)?;
+    }
+    if any_admin(conn)? {
+        return Ok(false);
+    }
+    set_role(conn, id, "admin", now)?;
+    Ok(true)
+}
+
 /// Replaces the password hash.
 pub fn set_password(
     conn: &mut DbConnection,

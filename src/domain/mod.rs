@@ -3,10 +3,12 @@
 mod email;
 mod ids;
 mod password;
+mod web;
 
 pub use email::Email;
 pub use ids::{SessionId, UserId};
 pub use password::{NewPassword, PasswordError};
+pub use web::{AbsoluteUrl, Authority, BasePath, CookieDomain, Scheme, MAX_URL};
 
 use serde::{Deserialize, Serialize};
 

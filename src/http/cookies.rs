@@ -1,12 +1,14 @@
 //! Auth cookies: exact-name parsing of the raw `Cookie` header (actix's own lookup decodes and
 //! trims names and returns the first duplicate), and `Set-Cookie` values with every flag pinned.
 
+use crate::domain::CookieDomain;
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::header::COOKIE;
 use actix_web::HttpRequest;
 use std::borrow::Cow;
 
-/// The three cookie names, with or without the `__Host-` prefix.
+/// The three cookie names, with or without the `__Host-` prefix (`__Secure-` for the session
+/// cookies when they are shared across a cookie domain).
 #[derive(Clone, Debug)]
 pub struct CookieNames {
     /// Access JWT.
@@ -17,25 +19,25 @@ pub struct CookieNames {
     pub csrf: &'static str,
     /// Whether `Secure` is set.
     pub secure: bool,
+    /// `Domain=` of the session cookies (`LATCHKEY_COOKIE_DOMAIN`); the CSRF cookie never has one.
+    pub domain: Option<CookieDomain>,
 }
 
 impl CookieNames {
-    /// `__Host-` names and `Secure` unless `LATCHKEY_COOKIE_SECURE=false`.
-    pub fn new(secure: bool) -> Self {
-        if secure {
-            Self {
-                access: "__Host-access",
-                refresh: "__Host-refresh",
-                csrf: "__Host-csrf",
-                secure,
-            }
-        } else {
-            Self {
-                access: "access",
-                refresh: "refresh",
-                csrf: "csrf",
-                secure,
-            }
+    /// `__Host-` names and `Secure` unless `LATCHKEY_COOKIE_SECURE=false`; with a cookie
+    /// domain the session cookies are `__Secure-` (a `__Host-` cookie may not carry `Domain`).
+    pub fn new(secure: bool, domain: Option<CookieDomain>) -> Self {
+        let (access, refresh, csrf) = match (secure, domain.is_some()) {
+            (true, false) => ("__Host-access", "__Host-refresh", "__Host-csrf"),
+            (true, true) => ("__Secure-access", "__Secure-refresh", "__Host-csrf"),
+            (false, _) => ("access", "refresh", "csrf"),
+        };
+        Self {
+            access,
+            refresh,
+            csrf,
+            secure,
+            domain,
         }
     }
 
@@ -54,7 +56,10 @@ impl CookieNames {
         if let Some(secs) = max_age {
             c = c.max_age(CookieDuration::seconds(secs));
         }
-        c.finish()
+        match &self.domain {
+            Some(d) if name != self.csrf => c.domain(d.as_str().to_string()).finish(),
+            _ => c.finish(),
+        }
     }
 
     /// The access cookie.
@@ -208,7 +213,7 @@ mod tests {
 
     #[test]
     fn set_cookie_flags_are_pinned() {
-        let names = CookieNames::new(true);
+        let names = CookieNames::new(true, None);
         let c = names.refresh_cookie("v", 60).to_string();
         for part in [
             "__Host-refresh=v",
@@ -236,5 +241,20 @@ mod tests {
             .csrf_cookie("s")
             .to_string()
             .contains("SameSite=Strict"));
+    }
+
+    #[test]
+    fn a_cookie_domain_gives_secure_prefixed_shared_session_cookies() {
+        let names = CookieNames::new(true, Some(CookieDomain::parse("example.com").unwrap()));
+        let access = names.access_cookie("t", 60).to_string();
+        assert!(access.starts_with("__Secure-access=t"), "{access}");
+        assert!(access.contains("Domain=example.com") && access.contains("Secure"));
+        let cleared = names.clear_session()[1].to_string();
+        assert!(cleared.starts_with("__Secure-refresh=") && cleared.contains("Domain=example.com"));
+        let csrf = names.csrf_cookie("s").to_string();
+        assert!(
+            csrf.starts_with("__Host-csrf=") && !csrf.contains("Domain"),
+            "{csrf}"
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! The one place errors become responses: a JSON body with a `code` under `/api/`, an HTML page
 //! or a redirect to sign-in elsewhere. Internal causes are logged, never shown.
 
-use super::next::login_url;
+use super::next::login_url_at;
+use super::state::AppState;
+use super::urls::Urls;
 use super::views::{render, ErrorPage};
 use crate::auth::AuthError;
 use crate::db::DbError;
@@ -58,11 +60,11 @@ pub fn status_of(e: &AuthError) -> StatusCode {
         | DeviceProofRequired
         | InvalidCredentials => StatusCode::UNAUTHORIZED,
         Forbidden | CsrfFailed | RegistrationClosed => StatusCode::FORBIDDEN,
-        RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        RateLimited { .. } | TooManySignUps { .. } => StatusCode::TOO_MANY_REQUESTS,
         Invalid(_) | WrongPassword => StatusCode::BAD_REQUEST,
         EmailTaken => StatusCode::CONFLICT,
         NotFound => StatusCode::NOT_FOUND,
-        Database(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Database(_) | Busy => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
@@ -83,6 +85,8 @@ pub fn message_of(e: &AuthError) -> String {
         Forbidden => "You do not have permission to see this page.".into(),
         CsrfFailed => "This form has expired or did not come from this site. Go back, reload the page and try again.".into(),
         RateLimited { retry_after } => format!("Too many failed sign-ins. Try again in {retry_after} seconds."),
+        TooManySignUps { retry_after } => format!("Too many sign-ups from your address. Try again in {retry_after} seconds."),
+        Busy => "Latchkey is checking too many passwords right now. Please try again in a moment.".into(),
         Invalid(m) => m.clone(),
         WrongPassword => "Your current password is not correct.".into(),
         EmailTaken => "An account with that e-mail address already exists.".into(),
@@ -106,9 +110,20 @@ fn is_session_error(e: &AuthError) -> bool {
     )
 }
 
+/// Latchkey's addresses as this request's app knows them (root when it has no state).
+fn urls_of(req: &HttpRequest) -> Urls {
+    req.app_data::<actix_web::web::Data<AppState>>()
+        .map(|st| st.urls.clone())
+        .unwrap_or_default()
+}
+
 /// Whether a request is answered in JSON.
 pub fn is_api(req: &HttpRequest) -> bool {
-    req.path().starts_with("/api/") || req.path() == "/api"
+    let path = match req.app_data::<actix_web::web::Data<AppState>>() {
+        Some(st) => st.urls.local(req.path()).unwrap_or(""),
+        None => req.path(),
+    };
+    path.starts_with("/api/") || path == "/api"
 }
 
 /// Renders a domain error for this request.
@@ -151,7 +166,10 @@ pub fn render_error(req: &HttpRequest, e: &AuthError) -> HttpResponse {
                 .unwrap_or("/")
         });
         return HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, login_url(e.login_reason(), next)))
+            .insert_header((
+                header::LOCATION,
+                login_url_at(&urls_of(req), e.login_reason(), next),
+            ))
             .finish();
     }
     let title = match status {
@@ -166,7 +184,7 @@ pub fn render_error(req: &HttpRequest, e: &AuthError) -> HttpResponse {
     add_retry_after(&mut res, e);
     render(
         &mut res,
-        &ErrorPage::new(status.as_u16(), title, message_of(e)),
+        &ErrorPage::new(&urls_of(req), status.as_u16(), title, message_of(e)),
     )
 }
 
@@ -207,14 +225,17 @@ pub fn render_other(req: &HttpRequest, status: StatusCode) -> HttpResponse {
     };
     render(
         &mut HttpResponse::build(status),
-        &ErrorPage::new(status.as_u16(), title, message.into()),
+        &ErrorPage::new(&urls_of(req), status.as_u16(), title, message.into()),
     )
 }
 
 fn add_retry_after(res: &mut actix_web::HttpResponseBuilder, e: &AuthError) {
     match e {
-        AuthError::RateLimited { retry_after } => {
+        AuthError::RateLimited { retry_after } | AuthError::TooManySignUps { retry_after } => {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after)));
+        }
+        AuthError::Busy => {
+            res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("2")));
         }
         AuthError::Database(_) => {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
@@ -252,6 +273,8 @@ mod tests {
             (Forbidden, 403, "FORBIDDEN"),
             (CsrfFailed, 403, "CSRF_FAILED"),
             (RateLimited { retry_after: 3 }, 429, "RATE_LIMITED"),
+            (TooManySignUps { retry_after: 3 }, 429, "RATE_LIMITED"),
+            (Busy, 503, "SERVICE_UNAVAILABLE"),
             (Invalid("x".into()), 400, "BAD_REQUEST"),
             (
                 Database(DbError::Unavailable("down".into())),

@@ -113,7 +113,12 @@ fn limit_body(req: &mut ServiceRequest, deadline: Duration) {
 
 fn finish(mut res: ServiceResponse<BoxBody>, secure: bool) -> ServiceResponse<BoxBody> {
     let pending = res.request().extensions_mut().remove::<PendingCookies>();
-    let is_static = res.request().path().starts_with("/static/");
+    let path = res.request().path();
+    let is_static = match res.request().app_data::<web::Data<AppState>>() {
+        Some(st) => st.urls.local(path).unwrap_or(""),
+        None => path,
+    }
+    .starts_with("/static/");
     let h = res.response_mut();
     if let Some(PendingCookies(cookies)) = pending {
         for c in cookies {

@@ -6,14 +6,17 @@ pub mod chart;
 pub mod client;
 pub mod cookies;
 pub mod error;
+pub mod extend;
 pub mod forms;
 pub mod guard;
 pub mod handlers;
+pub mod json;
 pub mod middleware;
 pub mod next;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod urls;
 pub mod views;
 
 pub use server::Application;

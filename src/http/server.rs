@@ -41,9 +41,26 @@ pub struct Application {
     state: AppState,
 }
 
+/// Routes of an application built on Latchkey (see [`Application::build_with`]).
+pub type ExtraRoutes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
 impl Application {
     /// Resolves the key, connects and migrates the database, self-tests JWT, binds the listener.
     pub async fn build(config: Config) -> Result<Self, StartError> {
+        Self::build_with(config, |_| {}).await
+    }
+
+    /// [`Self::build`], serving `routes` of your own beside Latchkey's: inside the same frame
+    /// (the `Origin` check on unsafe methods, rotated cookies written out, error pages and
+    /// sign-in redirects, security headers), so a handler that takes
+    /// [`CurrentUser`](super::guard::CurrentUser) gets transparent refresh and the sign-in
+    /// redirect with `next`. Latchkey's own paths are matched first. See
+    /// [`extend`](super::extend) and `examples/team_page`.
+    pub async fn build_with(
+        config: Config,
+        routes: impl Fn(&mut web::ServiceConfig) + Send + Sync + 'static,
+    ) -> Result<Self, StartError> {
+        let routes: ExtraRoutes = Arc::new(routes);
         let secrets = SigningSecrets::resolve(&config.secret, &config.previous_secrets)?;
         let db = Db::connect(&config.database_url, config.db_pool_size, config.db_timeout)?;
         db.check()?;
@@ -65,6 +82,10 @@ impl Application {
             log::warn!("initial revocation sync failed (will retry): {e}");
         }
         spawn_revocation_sync(Arc::downgrade(&auth), config.revocation_sync);
+        spawn_activity_flush(
+            Arc::downgrade(&auth),
+            (config.revocation_sync / 2).max(Duration::from_millis(200)),
+        );
         // Learn before serving whether counting live sessions is slow here, so a large
         // database never makes the first dashboard view wait (see auth::live_count).
         match auth.count_live_sessions_now().await {
@@ -74,6 +95,9 @@ impl Application {
             Err(e) => log::warn!("counting live sessions failed (will retry): {e}"),
         }
         spawn_session_count(Arc::downgrade(&auth), config.metrics_refresh);
+        for adjusted in &config.adjustments {
+            log::warn!("{adjusted}");
+        }
         if config.bcrypt_cost < 10 {
             log::warn!(
                 "LATCHKEY_BCRYPT_COST={} is below 10: fine for tests, too weak for production",
@@ -88,21 +112,26 @@ impl Application {
         })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
         let shared = state.clone();
+        let base = state.urls.base().to_string();
         let server = HttpServer::new(move || {
+            let routes = routes.clone();
             // One `Data` per worker: handlers clone it on every request, and a count shared by
             // all workers had every core writing the same cache line.
             let data = web::Data::new(shared.clone());
-            let mut app = App::new()
+            let inline = data.metrics_inline;
+            let app = App::new()
                 .app_data(data.clone())
                 .app_data(web::FormConfig::default().limit(16 * 1024))
                 .app_data(web::JsonConfig::default().limit(16 * 1024))
+                .app_data(web::PayloadConfig::new(16 * 1024))
                 .wrap(from_fn(super::middleware::frame))
-                .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
-                .configure(super::routes::configure)
-                .service(actix_files::Files::new("/static", static_dir()).prefer_utf8(true));
-            if data.metrics_inline {
-                app = app.route("/metrics", web::get().to(super::handlers::pages::metrics));
-            }
+                .wrap(Logger::new("%a \"%r\" %s %b %Dms"));
+            let app = if base.is_empty() {
+                app.configure(|cfg| mount(cfg, inline, &*routes))
+            } else {
+                // Everything, probes and static files included, lives under the base path.
+                app.service(web::scope(&base).configure(|cfg| mount(cfg, inline, &*routes)))
+            };
             app.default_service(web::to(super::handlers::pages::not_found))
         })
         .shutdown_timeout(DRAIN_SECS)
@@ -162,6 +191,21 @@ impl Application {
     }
 }
 
+/// Every route, static files and (when inline) `/metrics`, at the root or inside the base path's
+/// scope.
+fn mount(
+    cfg: &mut web::ServiceConfig,
+    metrics_inline: bool,
+    extra: &(dyn Fn(&mut web::ServiceConfig) + Send + Sync),
+) {
+    super::routes::configure(cfg);
+    extra(cfg);
+    cfg.service(actix_files::Files::new("/static", static_dir()).prefer_utf8(true));
+    if metrics_inline {
+        cfg.route("/metrics", web::get().to(super::handlers::pages::metrics));
+    }
+}
+
 /// How long a graceful stop waits for in-flight requests.
 const DRAIN_SECS: u64 = 10;
 
@@ -198,15 +242,49 @@ fn static_dir() -> String {
     }
 }
 
+/// Syncs revocations every `bound / 2` on a thread with its own database connection: neither
+/// requests holding every pooled connection nor writes waiting on locks (the activity flush
+/// below can wait the whole database timeout) can hold it back, so a revocation made anywhere
+/// is refused here within `bound`. The thread ends once the service is dropped.
 fn spawn_revocation_sync(auth: Weak<AuthService>, bound: Duration) {
     let every = (bound / 2).max(Duration::from_millis(200));
+    let spawned = std::thread::Builder::new()
+        .name("latchkey-revocations".into())
+        .spawn(move || {
+            let mut conn = None;
+            loop {
+                std::thread::sleep(every);
+                let Some(auth) = auth.upgrade() else { break };
+                if conn.is_none() {
+                    conn = auth
+                        .db
+                        .dedicated()
+                        .map_err(|e| log::warn!("revocation sync cannot connect (will retry): {e}"))
+                        .ok();
+                }
+                if let Some(c) = conn.as_mut() {
+                    if let Err(e) = auth.revocations.sync(c, crate::db::now()) {
+                        log::warn!("revocation sync failed (will retry): {e}");
+                        // A fresh connection next time, in case this one is broken.
+                        conn = None;
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        log::error!("cannot start the revocation sync thread: {e}");
+    }
+}
+
+/// Writes the activity counts (and prunes the revocation log) on its own timer, off the request
+/// path; a slow write delays only the next flush.
+fn spawn_activity_flush(auth: Weak<AuthService>, every: Duration) {
     spawn_every(auth, every, |auth| async move {
-        if let Err(e) = auth.revocations.sync_now(&auth.db).await {
-            log::warn!("revocation sync failed: {e}");
-        }
-        // Riding on the same tick keeps activity counting off the request path.
         if let Err(e) = auth.flush_activity().await {
             log::warn!("activity counts not written yet: {e}");
+        }
+        if let Err(e) = auth.prune_revocation_log().await {
+            log::debug!("revocation log not pruned yet: {e}");
         }
     });
 }

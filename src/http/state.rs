@@ -12,6 +12,8 @@ pub struct AppState {
     pub auth: Arc<AuthService>,
     /// Cookie names and flags.
     pub cookies: super::cookies::CookieNames,
+    /// Latchkey's own addresses (base path, public origin).
+    pub urls: super::urls::Urls,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<Vec<IpNet>>,
     /// Whether `/metrics` is served on the main listener.
@@ -27,7 +29,11 @@ impl AppState {
     pub fn new(config: &Config, auth: Arc<AuthService>) -> Self {
         Self {
             auth,
-            cookies: super::cookies::CookieNames::new(config.cookie_secure),
+            cookies: super::cookies::CookieNames::new(
+                config.cookie_secure,
+                config.cookie_domain.clone(),
+            ),
+            urls: super::urls::Urls::new(config),
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             metrics_inline: config.metrics == crate::config::MetricsMode::Inline,
             body_timeout: config.body_timeout,

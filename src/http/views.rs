@@ -1,5 +1,6 @@
 //! Page view-models: one askama template struct per page, and the shared page chrome.
 
+use super::urls::{Href, Urls};
 use crate::auth::{SessionCsrf, SessionUser};
 use crate::domain::{Email, Role};
 use actix_web::http::header;
@@ -23,18 +24,34 @@ pub struct Chrome {
     pub user: Option<NavUser>,
     /// CSRF token for the header's sign-out form (and the page's own forms).
     pub csrf: SessionCsrf,
+    /// Builds every link and form action the page shows.
+    pub urls: Urls,
 }
 
 impl Chrome {
+    /// Chrome for a signed-out visitor.
+    pub fn anonymous(urls: &Urls) -> Self {
+        Self {
+            urls: urls.clone(),
+            ..Self::default()
+        }
+    }
+
     /// Chrome for a signed-in user.
-    pub fn signed_in(user: &SessionUser, csrf: SessionCsrf) -> Self {
+    pub fn signed_in(urls: &Urls, user: &SessionUser, csrf: SessionCsrf) -> Self {
         Self {
             user: Some(NavUser {
                 email: user.email.clone(),
                 is_admin: user.role == Role::Admin,
             }),
             csrf,
+            urls: urls.clone(),
         }
+    }
+
+    /// Latchkey's own `path` as the browser must request it (under the base path).
+    pub fn at<'a>(&'a self, path: &'a str) -> Href<'a> {
+        self.urls.href(path)
     }
 }
 
@@ -238,9 +255,9 @@ pub struct ErrorPage {
 
 impl ErrorPage {
     /// An error page.
-    pub fn new(status: u16, title: &'static str, message: String) -> Self {
+    pub fn new(urls: &Urls, status: u16, title: &'static str, message: String) -> Self {
         Self {
-            chrome: Chrome::default(),
+            chrome: Chrome::anonymous(urls),
             status,
             title,
             message,
@@ -294,6 +311,7 @@ mod tests {
                     is_admin: false,
                 }),
                 csrf: SessionCsrf::default(),
+                urls: Urls::default(),
             },
             email,
             role: "user",
@@ -309,4 +327,17 @@ mod tests {
         );
         assert!(!html.contains("tom&jerry"));
     }
+}
+
+/// A page of an application built on Latchkey ([`super::extend::page`]): its own HTML inside
+/// the frame.
+#[derive(Template)]
+#[template(path = "framed.html")]
+pub struct FramedPage<'a> {
+    /// Frame.
+    pub chrome: Chrome,
+    /// The page's title (escaped here).
+    pub title: &'a str,
+    /// The page's HTML, rendered (and escaped) by the application's own template.
+    pub content: &'a str,
 }

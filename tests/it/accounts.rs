@@ -427,3 +427,102 @@ on_both! {
         assert_eq!(app.browser().get("/readyz").await.status(), StatusCode::OK);
     }
 }
+
+on_both! {
+    async fn wrong_current_passwords_count_towards_the_sign_in_throttle_and_are_audited(store) {
+        let app = TestApp::on(store).await;
+        let ann = app.signed_in("ann@example.com").await;
+        let token = ann.form_token("/account", "/account/password").await;
+        let mut statuses = Vec::new();
+        let mut waits = Vec::new();
+        for _ in 0..30 {
+            let res = ann
+                .post_form(
+                    "/account/password",
+                    &[
+                        ("current_password", "a guess at it"),
+                        ("new_password", "another long password"),
+                        ("csrf_token", &token),
+                    ],
+                )
+                .await;
+            statuses.push(res.status());
+            if res.status() == StatusCode::TOO_MANY_REQUESTS {
+                waits.push(res.headers()["retry-after"].to_str().unwrap().to_string());
+                assert!(res.text().await.unwrap().contains("Too many failed"));
+            }
+        }
+        let checked = statuses.iter().filter(|s| **s == StatusCode::BAD_REQUEST).count();
+        assert_eq!(checked, 5, "five free guesses, then waits: {statuses:?}");
+        assert_eq!(waits.len(), 25, "{statuses:?}");
+        let failed = app.audit("login_failed");
+        assert_eq!(failed.len(), 5, "each wrong current password is audited");
+        assert!(failed.iter().all(|e| e.detail.contains("change_password")), "{failed:?}");
+        // The same throttle as signing in: this address now waits there too, right password or not.
+        let res = app.browser().login("ann@example.com", PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        // And the password did not change.
+        app.exec("DELETE FROM login_failures");
+        assert_eq!(app.browser().login("ann@example.com", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    }
+}
+
+/// One sign-up's transaction as `register` runs it: the account inserted, then promoted if no
+/// admin exists yet. Returns whether it became the admin.
+fn first_sign_up_transaction(
+    conn: &mut latchkey::db::DbConnection,
+    id: &str,
+    hold: std::time::Duration,
+    ready: Option<std::sync::mpsc::Sender<()>>,
+) -> bool {
+    use diesel::Connection;
+    use latchkey::db::users;
+    let now = latchkey::db::now();
+    conn.transaction::<_, latchkey::db::DbError, _>(|c| {
+        let email = format!("{id}@example.com");
+        users::insert(
+            c,
+            &users::NewUser {
+                id,
+                email: &email,
+                password_hash: "x",
+                role: "user",
+                disabled: false,
+                created_at: now,
+                updated_at: now,
+            },
+        )?;
+        let promoted = users::promote_if_no_admin(c, id, now)?;
+        if let Some(ready) = ready {
+            ready.send(()).unwrap();
+        }
+        // Still uncommitted while the other sign-up runs.
+        std::thread::sleep(hold);
+        Ok(promoted)
+    })
+    .unwrap()
+}
+
+on_both! {
+    async fn two_first_sign_ups_in_flight_at_once_make_exactly_one_admin(store) {
+        // The race made deterministic: the second sign-up runs its check while the first one's
+        // transaction, which saw no admin, is still open.
+        let app = TestApp::on(store).await;
+        let (db1, db2) = (app.db.clone(), app.db.clone());
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let first = std::thread::spawn(move || {
+            let mut c = db1.get().unwrap();
+            first_sign_up_transaction(&mut c, "first", std::time::Duration::from_millis(700), Some(ready_tx))
+        });
+        ready_rx.recv().unwrap();
+        let second = std::thread::spawn(move || {
+            let mut c = db2.get().unwrap();
+            first_sign_up_transaction(&mut c, "second", std::time::Duration::ZERO, None)
+        });
+        let (first, second) = (first.join().unwrap(), second.join().unwrap());
+        assert!(first, "the first in becomes the admin");
+        assert!(!second, "the second waits for it and sees its admin");
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM users WHERE role = 'admin'"), 1);
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM users"), 2);
+    }
+}

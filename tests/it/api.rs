@@ -453,11 +453,12 @@ on_both! {
         app.signed_in(EMAIL).await;
         let c = Browser::new(&app.base);
         let (uid, sid) = app.ids_of(EMAIL);
-        // Valid for two more seconds, counting the 30 s leeway.
-        let token = app.sign_access(&uid, &sid, true, EMAIL, latchkey::db::now() - 900 - 30 + 2);
+        // Valid for four to five more seconds (whole seconds), counting the 30 s leeway: room
+        // for the first request on a busy machine (two seconds raced it).
+        let token = app.sign_access(&uid, &sid, true, EMAIL, latchkey::db::now() - 900 - 30 + 5);
         let (status, _, _) = call(&c, Method::GET, "/api/me", Some(&token), None).await;
         assert_eq!(status, StatusCode::OK);
-        tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(6100)).await;
         let (status, _, body) = call(&c, Method::GET, "/api/me", Some(&token), None).await;
         assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("TOKEN_EXPIRED")));
     }

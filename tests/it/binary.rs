@@ -14,9 +14,15 @@ pub struct BinApp {
     pub base: String,
     /// Everything it printed so far, stdout and stderr interleaved.
     pub log: Arc<Mutex<String>>,
+    /// The threads reading its stdout and stderr; each ends when its pipe closes.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
-fn pump(stream: impl Read + Send + 'static, log: Arc<Mutex<String>>, port: mpsc::Sender<u16>) {
+fn pump(
+    stream: impl Read + Send + 'static,
+    log: Arc<Mutex<String>>,
+    port: mpsc::Sender<u16>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         for line in BufReader::new(stream).split(b'\n') {
             let Ok(line) = line else { break };
@@ -31,7 +37,7 @@ fn pump(stream: impl Read + Send + 'static, log: Arc<Mutex<String>>, port: mpsc:
             l.push_str(&line);
             l.push('\n');
         }
-    });
+    })
 }
 
 impl BinApp {
@@ -57,8 +63,10 @@ impl BinApp {
         let mut child = cmd.spawn().expect("the latchkey binary starts");
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
-        pump(child.stdout.take().unwrap(), log.clone(), tx.clone());
-        pump(child.stderr.take().unwrap(), log.clone(), tx);
+        let readers = vec![
+            pump(child.stdout.take().unwrap(), log.clone(), tx.clone()),
+            pump(child.stderr.take().unwrap(), log.clone(), tx),
+        ];
         let port = match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(p) => p,
             Err(_) => {
@@ -70,6 +78,7 @@ impl BinApp {
             child,
             base: format!("http://127.0.0.1:{port}"),
             log,
+            readers,
         }
     }
 
@@ -83,7 +92,10 @@ impl BinApp {
     pub fn stop(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        std::thread::sleep(Duration::from_millis(200));
+        // Everything it wrote is in once both pipes have been read to their end.
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
         let log = self.log.lock().unwrap().clone();
         log
     }

@@ -10,22 +10,36 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-/// Holds SQLite's write lock from another connection for `secs` seconds (longer than the
-/// server's 5 s busy timeout); returns once the lock is taken.
-fn hold_write_lock(url: &str, secs: u64) -> std::thread::JoinHandle<()> {
-    let url = url.to_string();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let h = std::thread::spawn(move || {
-        let mut c = SqliteConnection::establish(&url).unwrap();
-        c.batch_execute("BEGIN IMMEDIATE").unwrap();
-        tx.send(()).unwrap();
-        std::thread::sleep(Duration::from_secs(secs));
-        c.batch_execute("ROLLBACK").unwrap();
-    });
-    rx.recv().unwrap();
-    h
+/// SQLite's write lock, held from another connection until [`WriteLock::release`]: for as
+/// long as the test needs, however slowly its requests arrive, never for a fixed time.
+struct WriteLock {
+    release: std::sync::mpsc::Sender<()>,
+    holder: std::thread::JoinHandle<()>,
+}
+
+impl WriteLock {
+    /// Takes the lock; returns once it is held.
+    fn take(url: &str) -> Self {
+        let url = url.to_string();
+        let (taken, is_taken) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let mut c = SqliteConnection::establish(&url).unwrap();
+            c.batch_execute("BEGIN IMMEDIATE").unwrap();
+            taken.send(()).unwrap();
+            let _ = released.recv();
+            c.batch_execute("ROLLBACK").unwrap();
+        });
+        is_taken.recv().unwrap();
+        Self { release, holder }
+    }
+
+    /// Lets go of the lock and waits until it is gone.
+    fn release(self) {
+        let _ = self.release.send(());
+        self.holder.join().unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -50,7 +64,9 @@ async fn a_busy_sqlite_is_retried_then_answered_503_and_nothing_is_used_up() {
     let used_before =
         app.count("SELECT COUNT(*) AS n FROM refresh_tokens WHERE used_at IS NOT NULL");
 
-    let lock = hold_write_lock(&app.database_url, 9);
+    // Held until both answers are in: each request gives up after the server's 5 s busy
+    // timeout while the lock is still held, however long the requests took to arrive.
+    let lock = WriteLock::take(&app.database_url);
     let api = Browser::new(&app.base);
     let (page, json) = tokio::join!(
         b.get("/account"),
@@ -77,7 +93,7 @@ async fn a_busy_sqlite_is_retried_then_answered_503_and_nothing_is_used_up() {
         json.json::<Value>().await.unwrap()["code"],
         "SERVICE_UNAVAILABLE"
     );
-    lock.join().unwrap();
+    lock.release();
 
     assert_eq!(*b.jar.lock().unwrap(), cookies_before);
     assert_eq!(

@@ -175,10 +175,32 @@ impl TestApp {
         secret: &str,
         tweak: impl Fn(&mut BTreeMap<String, String>),
     ) -> Self {
+        Self::spawn_serving(dir, url, secret, tweak, |_| {}).await
+    }
+
+    /// A server on a fresh SQLite database serving `routes` of an application beside Latchkey's.
+    pub async fn with_routes(
+        routes: impl Fn(&mut actix_web::web::ServiceConfig) + Send + Sync + 'static,
+    ) -> Self {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let url = fresh_database(&dir, Store::Sqlite);
+        let secret = latchkey::config::generate_secret();
+        Self::spawn_serving(dir, &url, &secret, |_| {}, routes).await
+    }
+
+    async fn spawn_serving(
+        dir: Arc<TempDir>,
+        url: &str,
+        secret: &str,
+        tweak: impl Fn(&mut BTreeMap<String, String>),
+        routes: impl Fn(&mut actix_web::web::ServiceConfig) + Send + Sync + 'static,
+    ) -> Self {
         let mut env = base_env(&dir, url, secret);
         tweak(&mut env);
         let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config is valid");
-        let app = Application::build(config).await.expect("app starts");
+        let app = Application::build_with(config, routes)
+            .await
+            .expect("app starts");
         let port = app.port();
         let db = app.state().auth.db.clone();
         let app_state = app.state().clone();

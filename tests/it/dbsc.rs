@@ -577,3 +577,87 @@ async fn with_dbsc_off_nothing_is_offered_or_served() {
     let res = refresh(&b, &sid_of(&b), None).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn under_a_base_path_every_dbsc_url_carries_it() {
+    let app = TestApp::spawn_with(Store::Sqlite, |env| {
+        env.insert("LATCHKEY_BASE_PATH".into(), "/auth".into());
+    })
+    .await;
+    let b = app.browser();
+    let html = b.get("/auth/register").await.text().await.unwrap();
+    let token = csrf_in(&html).unwrap();
+    let res = b
+        .post_form(
+            "/auth/register",
+            &[
+                ("email", "ann@example.com"),
+                ("password", PASSWORD),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    let offer = header(&res, "secure-session-registration").unwrap();
+    assert!(offer.contains(";path=\"/auth/dbsc/register\";"), "{offer}");
+    let proof = P256_A.register_proof(&registration_challenge(&offer));
+    let res = b
+        .send(
+            Method::POST,
+            "/auth/dbsc/register",
+            &[("secure-session-response", &format!("\"{proof}\""))],
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["refresh_url"], "/auth/dbsc/refresh");
+    let sid = sid_of(&b);
+    let res = b
+        .send(
+            Method::POST,
+            "/auth/dbsc/refresh",
+            &[("sec-secure-session-id", &sid)],
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let c = challenge_of(&res, &sid);
+    let p = format!("\"{}\"", P256_A.refresh_proof(&c));
+    let res = b
+        .send(
+            Method::POST,
+            "/auth/dbsc/refresh",
+            &[
+                ("sec-secure-session-id", &sid),
+                ("secure-session-response", &p),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_cookie_shared_across_a_domain_is_bound_with_its_domain_and_the_site_as_scope() {
+    let app = TestApp::spawn_with(Store::Sqlite, |env| {
+        env.insert("LATCHKEY_COOKIE_DOMAIN".into(), "example.com".into());
+    })
+    .await;
+    let b = app.browser();
+    let res = b.register("ann@example.com", PASSWORD).await;
+    let offer = header(&res, "secure-session-registration").unwrap();
+    let access = b
+        .cookie("__Secure-access")
+        .expect("the shared access cookie");
+    b.set_cookie("__Host-access", &access); // sid_of reads this name
+    let sid = sid_of(&b);
+    b.remove_cookie("__Host-access");
+    let res = register(&b, &P256_A.register_proof(&registration_challenge(&offer))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["session_identifier"], sid.as_str());
+    assert_eq!(body["scope"]["include_site"], true);
+    assert_eq!(body["credentials"][0]["name"], "__Secure-access");
+    let attrs = body["credentials"][0]["attributes"].as_str().unwrap();
+    assert!(attrs.contains("Domain=example.com"), "{attrs}");
+}

@@ -7,7 +7,7 @@ use diesel::{Connection, RunQueryDsl, SqliteConnection};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -136,9 +136,10 @@ async fn a_crash_during_a_refresh_storm_signs_nobody_out_and_leaves_one_live_tok
     // The storm: every client refreshes in a loop, keeping what each 200 handed it, until the
     // server disappears under it.
     let stop = Arc::new(AtomicBool::new(false));
+    let under_way = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for mut c in clients {
-        let (base, stop) = (server.base.clone(), stop.clone());
+        let (base, stop, under_way) = (server.base.clone(), stop.clone(), under_way.clone());
         tasks.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
             let mut rounds = 0u32;
@@ -147,6 +148,9 @@ async fn a_crash_during_a_refresh_storm_signs_nobody_out_and_leaves_one_live_tok
                     Ok(Some(t)) => {
                         c.token = t;
                         rounds += 1;
+                        if rounds == 1 {
+                            under_way.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                     Ok(None) => break,
                     Err(e) => panic!("a refresh during the storm failed: {e}"),
@@ -155,7 +159,17 @@ async fn a_crash_during_a_refresh_storm_signs_nobody_out_and_leaves_one_live_tok
             (c, rounds)
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The crash comes once every client is refreshing (not after a fixed time, which a busy
+    // machine could spend before the first refresh is through); they all still are.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    // (A client that failed has finished: its panic is reported below.)
+    while under_way.load(Ordering::Relaxed) < CLIENTS && !tasks.iter().any(|t| t.is_finished()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the storm never got going"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     server.kill();
     stop.store(true, Ordering::Relaxed);
     let mut clients = Vec::new();

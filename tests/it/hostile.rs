@@ -284,9 +284,11 @@ async fn a_body_slower_than_the_body_timeout_is_refused_and_its_connection_close
             .unwrap();
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("\"code\":\"BAD_REQUEST\""), "{answer}");
+    // Closed by the server: a connection held open would have run into the client's own 10 s
+    // read timeout instead. No upper bound on the time: a busy machine may answer late.
     assert!(closed, "the server closed the connection");
     assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
-        "{took:?}"
+        took >= Duration::from_millis(900),
+        "not before the deadline: {took:?}"
     );
 }

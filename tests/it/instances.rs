@@ -212,3 +212,82 @@ on_both! {
         assert!(app.audit("refresh_reuse_detected").is_empty());
     }
 }
+
+on_both! {
+    async fn a_revocation_dated_far_in_the_past_still_reaches_the_other_instance(store) {
+        // The sibling syncs on the order the database gives revocations, not on their dates:
+        // a revoking instance whose clock is an hour behind, or a commit that landed late, is
+        // still heard.
+        let a = TestApp::spawn_with(store, sync).await;
+        let b = a.sibling(sync).await;
+        let browser = a.signed_in(EMAIL).await;
+        assert_eq!(at(&browser, &b).get("/account").await.status(), StatusCode::OK);
+        // Let the sibling sync a few times first, so its idea of "since" has moved on.
+        tokio::time::sleep(SYNC * 2).await;
+        let (_, sid) = a.ids_of(EMAIL);
+        let long_ago = latchkey::db::now() - 3600;
+        a.exec(&format!(
+            "UPDATE sessions SET revoked_at = {long_ago}, revoked_reason = 'revoked' WHERE id = '{sid}'"
+        ));
+        refused_as_revoked_within(&browser, &b, SYNC + SLACK).await;
+    }
+}
+
+/// Holds PostgreSQL's `activity` table locked against writes from another connection until
+/// told to let go, so the instances' activity flushes hang as under a long write storm.
+fn hold_activity_lock(url: &str) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    use diesel::connection::SimpleConnection;
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let url = url.to_string();
+    let holder = std::thread::spawn(move || {
+        let mut c = <diesel::PgConnection as diesel::Connection>::establish(&url).unwrap();
+        c.batch_execute("BEGIN; LOCK TABLE activity IN EXCLUSIVE MODE")
+            .unwrap();
+        locked_tx.send(()).unwrap();
+        let _ = release_rx.recv_timeout(Duration::from_secs(20));
+        c.batch_execute("COMMIT").unwrap();
+    });
+    locked_rx.recv().unwrap();
+    (release_tx, holder)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revocation_during_a_write_storm_reaches_the_other_instance_within_the_sync_bound() {
+    if postgres_url().is_none() {
+        return;
+    }
+    // On PostgreSQL a write can wait on a row or table lock for up to the statement timeout
+    // (10 s) while other tables stay writable. Here every activity write waits, and the
+    // sibling has activity to write, while a session is ended on the first instance.
+    let a = TestApp::spawn_with(Store::Postgres, sync).await;
+    let b = a.sibling(sync).await;
+    let browser = a.signed_in(EMAIL).await;
+    assert_eq!(
+        at(&browser, &b).get("/account").await.status(),
+        StatusCode::OK
+    );
+    let cookies = browser.clone_cookies();
+    let (release, holder) = hold_activity_lock(&a.database_url);
+    // Sign-ins on the sibling leave activity counts for it to write, which now hang.
+    let storm = futures_util::future::join_all((0..8).map(|_| async {
+        Browser::new(&b.base)
+            .send(
+                Method::POST,
+                "/api/auth/token",
+                &[],
+                Some(Body::Json(json!({"email": EMAIL, "password": PASSWORD}))),
+            )
+            .await
+            .status()
+    }))
+    .await;
+    assert!(storm.iter().all(|s| *s == StatusCode::OK), "{storm:?}");
+    // Give the sibling's background work time to run into the lock.
+    tokio::time::sleep(SYNC).await;
+    let res = browser.post_signed_in("/account", "/logout", &[]).await;
+    assert_eq!(location(&res), "/login?reason=signed_out");
+    refused_as_revoked_within(&cookies, &b, SYNC + SLACK).await;
+    release.send(()).unwrap();
+    holder.join().unwrap();
+}

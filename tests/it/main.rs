@@ -9,7 +9,9 @@ mod common;
 mod accounts;
 mod admin;
 mod api;
+mod base_path;
 mod binary;
+mod bodies;
 mod browser;
 mod busy;
 mod cli;
@@ -31,4 +33,8 @@ mod rotation;
 mod secrets;
 mod startup;
 mod supply_chain;
+mod team_page;
+/// The example's pages (`examples/team_page`), compiled here to be run through the real server.
+#[path = "../../examples/team_page/pages.rs"]
+mod team_pages;
 mod throttling;

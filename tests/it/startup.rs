@@ -5,20 +5,16 @@
 use crate::common::*;
 use crate::process::latchkey;
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Starts `latchkey` with `url` and returns its one-line complaint.
 fn refused_start(url: &str) -> String {
-    let started = Instant::now();
+    // Half r2d2's default 30 s wait: giving up on its own 2 s is what ends it before that, on
+    // however busy a machine (no tighter bound, which would measure the machine).
     let mut p = latchkey(&[("DATABASE_URL", url), ("LATCHKEY_DB_TIMEOUT", "2s")]);
     let status = p.exit_within(Duration::from_secs(15));
-    let elapsed = started.elapsed();
     let status = status.unwrap_or_else(|| panic!("{url}: still running after 15 s"));
     assert!(!status.success(), "{url}: exit code {status}");
-    assert!(
-        elapsed < Duration::from_secs(10),
-        "{url}: took {elapsed:?} to give up"
-    );
     assert_eq!(p.stderr.len(), 1, "{url}: one line, got {:?}", p.stderr);
     let line = p.stderr[0].clone();
     assert!(line.starts_with("latchkey: DATABASE_URL: "), "{line}");
@@ -119,4 +115,74 @@ fn a_bare_path_and_sqlite_urls_still_start() {
             p.stderr
         );
     }
+}
+
+/// The port in a "listening on 127.0.0.1:PORT" line.
+fn port_in(line: &str) -> u16 {
+    let rest = line.split("listening on 127.0.0.1:").nth(1).unwrap();
+    rest.chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_max_lifetime_alone_below_the_idle_one_starts_with_one_warning_and_applies_to_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("short.db").display());
+    let mut p = latchkey(&[
+        ("DATABASE_URL", url.as_str()),
+        ("LATCHKEY_SESSION_MAX_TTL", "8h"),
+        ("LATCHKEY_COOKIE_SECURE", "false"),
+        ("RUST_LOG", "info"),
+    ]);
+    let listening = p
+        .wait_for_line("listening on", Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("it did not start: {:?}", p.stderr));
+    let warnings: Vec<&String> = p
+        .stderr
+        .iter()
+        .filter(|l| l.contains("LATCHKEY_SESSION"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "one line: {:?}", p.stderr);
+    assert!(warnings[0].contains("WARN"), "{}", warnings[0]);
+    assert!(
+        warnings[0].contains("LATCHKEY_SESSION_IDLE_TTL") && warnings[0].contains("28800s"),
+        "it says what was changed and to what: {}",
+        warnings[0]
+    );
+
+    // The idle lifetime really is 8 h: a session unused for 9 h (well inside the default 7 d,
+    // and inside its own 8 h absolute lifetime) cannot refresh.
+    let b = Browser::new(&format!("http://127.0.0.1:{}", port_in(&listening)));
+    assert_eq!(
+        b.register("short@example.com", PASSWORD).await.status(),
+        303
+    );
+    let db = latchkey::db::Db::connect(&url, 1, Duration::from_secs(5)).unwrap();
+    let mut conn = db.get().unwrap();
+    use diesel::RunQueryDsl;
+    diesel::sql_query("UPDATE sessions SET last_used_at = last_used_at - 9 * 3600")
+        .execute(&mut *conn)
+        .unwrap();
+    b.remove_cookie("access");
+    let res = b.get("/account").await;
+    assert_eq!(location(&res), "/login?reason=expired&next=/account");
+}
+
+#[test]
+fn the_default_lifetimes_start_without_a_lifetime_warning() {
+    let mut p = latchkey(&[("RUST_LOG", "info")]);
+    assert!(
+        p.wait_for_line("listening on", Duration::from_secs(60))
+            .is_some(),
+        "{:?}",
+        p.stderr
+    );
+    assert!(
+        !p.stderr.iter().any(|l| l.contains("LATCHKEY_SESSION")),
+        "{:?}",
+        p.stderr
+    );
 }

@@ -63,18 +63,18 @@ on_both! {
         let page = attacker.login(EMAIL, PASSWORD).await;
         assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
         let first = retry_after(&page);
-        assert!((4..=8).contains(&first), "retry after {first}");
+        assert!((4..=9).contains(&first), "retry after {first}");
         assert!(set_cookie(&page, "__Host-access").is_none());
         assert!(page.text().await.unwrap().contains("Too many failed sign-ins"));
         let api = api_login(&attacker, EMAIL, PASSWORD, &[]).await;
         assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert!((4..=8).contains(&retry_after(&api)));
+        assert!((4..=9).contains(&retry_after(&api)));
         assert_eq!(api.json::<Value>().await.unwrap()["code"], "RATE_LIMITED");
 
         // Each further failure doubles the wait, up to five minutes.
         fail_recently(&app, EMAIL, "127.0.0.1", 2);
         let second = retry_after(&api_login(&attacker, EMAIL, PASSWORD, &[]).await);
-        assert!(second > first && (28..=32).contains(&second), "retry after {second}");
+        assert!(second > first && (28..=33).contains(&second), "retry after {second}");
         fail_recently(&app, EMAIL, "127.0.0.1", 5);
         let capped = retry_after(&api_login(&attacker, EMAIL, PASSWORD, &[]).await);
         assert!((280..=300).contains(&capped), "capped at 300 s, got {capped}");
@@ -100,7 +100,7 @@ on_both! {
         let owner = [("x-forwarded-for", "198.51.100.7")];
         let res = api_login(&app.browser(), EMAIL, PASSWORD, &owner).await;
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "53 failures from 53 addresses");
-        assert!((4..=8).contains(&retry_after(&res)));
+        assert!((4..=9).contains(&retry_after(&res)));
         assert_eq!(
             app.count("SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL"),
             1,
@@ -126,7 +126,7 @@ on_both! {
         let c = Browser::new(&app.base);
         let res = api_login(&c, EMAIL, PASSWORD, &[]).await;
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "23 failures from one address");
-        assert!((4..=8).contains(&retry_after(&res)));
+        assert!((4..=9).contains(&retry_after(&res)));
         let spoofed = api_login(&c, "fresh@example.com", "whatever1", &[("x-forwarded-for", "203.0.113.9")]).await;
         assert_eq!(spoofed.status(), StatusCode::TOO_MANY_REQUESTS, "an untrusted peer's X-Forwarded-For is ignored");
         let page = c.login(EMAIL, PASSWORD).await;
@@ -204,5 +204,187 @@ on_both! {
         assert_eq!(other.status(), StatusCode::OK, "the right-most untrusted address is the client");
         let prepended = api_login(&c, EMAIL, PASSWORD, &[("x-forwarded-for", "198.51.100.9, 203.0.113.7")]).await;
         assert_eq!(prepended.status(), StatusCode::TOO_MANY_REQUESTS, "a client cannot hide by prepending addresses");
+    }
+}
+
+on_both! {
+    async fn a_junk_or_ported_forwarded_entry_neither_hides_the_client_nor_shares_the_proxys_allowance(store) {
+        let app = TestApp::spawn_with(store, |e| {
+            e.insert("LATCHKEY_TRUSTED_PROXIES".into(), "127.0.0.1/32".into());
+        })
+        .await;
+        app.signed_in(EMAIL).await;
+        // The proxy's own address has used up its allowance: whoever falls back to it waits.
+        for i in 0..23 {
+            fail_recently(&app, &format!("victim{i}@example.com"), "127.0.0.1", 1);
+        }
+        let c = Browser::new(&app.base);
+        let cases = [
+            ("unknown, 203.0.113.77", "203.0.113.77"),
+            ("203.0.113.79:4711", "203.0.113.79"),
+            ("[2001:db8::79]:4711", "2001:db8::79"),
+            ("junk", "unknown"),
+        ];
+        for (header, recorded) in cases {
+            let res = api_login(&c, EMAIL, PASSWORD, &[("x-forwarded-for", header)]).await;
+            assert_eq!(res.status(), StatusCode::OK, "{header}: not throttled as the proxy");
+            assert_eq!(app.audit("login_succeeded")[0].ip, recorded, "{header}: the session's address");
+            let wrong = api_login(&c, EMAIL, "wrong password", &[("x-forwarded-for", header)]).await;
+            assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{header}");
+            assert_eq!(app.audit("login_failed")[0].ip, recorded, "{header}: the audit names the client");
+        }
+    }
+}
+
+/// Statuses of many answers, counted.
+fn tally(statuses: &[StatusCode]) -> std::collections::BTreeMap<u16, usize> {
+    let mut t = std::collections::BTreeMap::new();
+    for s in statuses {
+        *t.entry(s.as_u16()).or_insert(0) += 1;
+    }
+    t
+}
+
+/// How many more attempts than the five free ones may rightly reach bcrypt during a burst that
+/// took `elapsed`: none within 2 s, since the first wait (1 s, counted from the second after the
+/// fifth failure) cannot have passed; then at most one per further second (the waits double).
+fn allowed_extra(elapsed: std::time::Duration) -> usize {
+    if elapsed < std::time::Duration::from_secs(2) {
+        0
+    } else {
+        elapsed.as_secs() as usize
+    }
+}
+
+on_both! {
+    async fn forty_parallel_wrong_passwords_for_one_account_reach_bcrypt_only_five_times(store) {
+        let app = TestApp::on(store).await;
+        app.signed_in(EMAIL).await;
+        let c = Browser::new(&app.base);
+        let started = std::time::Instant::now();
+        let answers = futures_util::future::join_all(
+            (0..40).map(|_| api_login(&c, EMAIL, "wrong password", &[])),
+        )
+        .await;
+        let elapsed = started.elapsed();
+        let statuses: Vec<StatusCode> = answers.iter().map(|r| r.status()).collect();
+        let t = tally(&statuses);
+        let checked = t.get(&401).copied().unwrap_or(0);
+        assert!(checked >= 5, "the free attempts are answered: {t:?}");
+        assert!(checked <= 5 + allowed_extra(elapsed), "only the free attempts reach bcrypt: {t:?} in {elapsed:?}");
+        assert_eq!(checked + t.get(&429).copied().unwrap_or(0), 40, "the rest wait: {t:?}");
+        for r in answers.iter().filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS) {
+            assert!(retry_after(r) >= 1, "429 says when to come back");
+        }
+        assert_eq!(app.audit("login_failed").len(), checked, "each checked failure is audited");
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM login_failures"), checked as i64);
+    }
+}
+
+on_both! {
+    async fn forty_parallel_wrong_passwords_on_the_sign_in_form_reach_bcrypt_only_five_times(store) {
+        let app = TestApp::on(store).await;
+        app.signed_in(EMAIL).await;
+        let browsers: Vec<Browser> = (0..40).map(|_| app.browser()).collect();
+        let mut tokens = Vec::new();
+        for b in &browsers {
+            tokens.push(b.form_token("/login", "/login").await);
+        }
+        let started = std::time::Instant::now();
+        let answers = futures_util::future::join_all(browsers.iter().zip(&tokens).map(|(b, t)| {
+            let pairs = [("email", EMAIL), ("password", "wrong password"), ("csrf_token", t), ("next", "")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            b.send(Method::POST, "/login", &[], Some(Body::Form(pairs)))
+        }))
+        .await;
+        let elapsed = started.elapsed();
+        let statuses: Vec<StatusCode> = answers.iter().map(|r| r.status()).collect();
+        let t = tally(&statuses);
+        let checked = t.get(&401).copied().unwrap_or(0);
+        assert!((5..=5 + allowed_extra(elapsed)).contains(&checked), "{t:?} in {elapsed:?}");
+        assert_eq!(checked + t.get(&429).copied().unwrap_or(0), 40, "{t:?}");
+        for r in answers.iter().filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS) {
+            assert!(retry_after(r) >= 1);
+        }
+    }
+}
+
+on_both! {
+    async fn forty_parallel_sign_ups_from_one_address_hash_only_ten_passwords(store) {
+        let app = TestApp::spawn_with(store, |e| {
+            e.insert("LATCHKEY_TRUSTED_PROXIES".into(), "127.0.0.1/32".into());
+        })
+        .await;
+        let browsers: Vec<Browser> = (0..40).map(|_| app.browser()).collect();
+        let mut tokens = Vec::new();
+        for b in &browsers {
+            tokens.push(b.form_token("/register", "/register").await);
+        }
+        let flood = [("x-forwarded-for", "203.0.113.50")];
+        let started = std::time::Instant::now();
+        let answers = futures_util::future::join_all(browsers.iter().zip(&tokens).enumerate().map(|(i, (b, t))| {
+            let email = format!("flood{i}@example.com");
+            let pairs = vec![
+                ("email".to_string(), email),
+                ("password".to_string(), PASSWORD.to_string()),
+                ("csrf_token".to_string(), t.clone()),
+            ];
+            b.send(Method::POST, "/register", &flood, Some(Body::Form(pairs)))
+        }))
+        .await;
+        let elapsed = started.elapsed();
+        let statuses: Vec<StatusCode> = answers.iter().map(|r| r.status()).collect();
+        let t = tally(&statuses);
+        let made = t.get(&303).copied().unwrap_or(0);
+        assert!((10..=10 + allowed_extra(elapsed)).contains(&made), "{t:?} in {elapsed:?}");
+        assert_eq!(made + t.get(&429).copied().unwrap_or(0), 40, "{t:?}");
+        let waiting = answers.into_iter().find(|r| r.status() == StatusCode::TOO_MANY_REQUESTS).unwrap();
+        assert!(retry_after(&waiting) >= 1);
+        assert!(waiting.text().await.unwrap().contains("Too many sign-ups"));
+        assert_eq!(app.count("SELECT COUNT(*) AS n FROM users"), made as i64);
+        // Another address signs up at once.
+        let other = app.browser();
+        let token = other.form_token("/register", "/register").await;
+        let pairs = vec![
+            ("email".to_string(), "someone@example.com".to_string()),
+            ("password".to_string(), PASSWORD.to_string()),
+            ("csrf_token".to_string(), token),
+        ];
+        let res = other.send(Method::POST, "/register", &[("x-forwarded-for", "198.51.100.3")], Some(Body::Form(pairs))).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    }
+}
+
+on_both! {
+    async fn parallel_first_sign_ups_make_exactly_one_admin(store) {
+        for round in 0..3 {
+            let app = TestApp::spawn_with(store, |e| {
+                e.insert("LATCHKEY_TRUSTED_PROXIES".into(), "127.0.0.1/32".into());
+            })
+            .await;
+            let browsers: Vec<Browser> = (0..16).map(|_| app.browser()).collect();
+            let mut tokens = Vec::new();
+            for b in &browsers {
+                tokens.push(b.form_token("/register", "/register").await);
+            }
+            let answers = futures_util::future::join_all(browsers.iter().zip(&tokens).enumerate().map(|(i, (b, t))| {
+                let pairs = vec![
+                    ("email".to_string(), format!("first{i}@example.com")),
+                    ("password".to_string(), PASSWORD.to_string()),
+                    ("csrf_token".to_string(), t.clone()),
+                ];
+                let from = format!("203.0.113.{}", i + 1);
+                async move {
+                    b.send(Method::POST, "/register", &[("x-forwarded-for", from.as_str())], Some(Body::Form(pairs))).await
+                }
+            }))
+            .await;
+            assert!(answers.iter().all(|r| r.status() == StatusCode::SEE_OTHER), "round {round}");
+            let welcomed = answers.iter().filter(|r| location(r) == "/account?notice=welcome_admin").count();
+            assert_eq!(app.count("SELECT COUNT(*) AS n FROM users WHERE role = 'admin'"), 1, "round {round}");
+            assert_eq!(welcomed, 1, "round {round}: exactly one is told it is the administrator");
+        }
     }
 }

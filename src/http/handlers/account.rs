@@ -5,11 +5,12 @@ use crate::auth::SessionUser;
 use crate::domain::Role;
 use crate::http::client::client_info;
 use crate::http::error::{message_of, status_of, AppError};
-use crate::http::forms::{CsrfCarrier, SessionForm};
+use crate::http::forms::SessionForm;
 use crate::http::guard::CurrentUser;
 use crate::http::handlers::see_other;
 use crate::http::state::AppState;
 use crate::http::views::{render, AccountPage, Chrome, Notice};
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
@@ -26,13 +27,6 @@ pub struct NoticeQuery {
 pub struct PasswordForm {
     current_password: String,
     new_password: String,
-    csrf_token: String,
-}
-
-impl CsrfCarrier for PasswordForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 /// Fixed confirmations, chosen by key so no user text is ever echoed from the URL.
@@ -59,7 +53,11 @@ fn account_page(
     error: Option<String>,
 ) -> AccountPage {
     AccountPage {
-        chrome: Chrome::signed_in(user, st.auth.csrf.for_session(user.session_id.as_str())),
+        chrome: Chrome::signed_in(
+            &st.urls,
+            user,
+            st.auth.csrf.for_session(user.session_id.as_str()),
+        ),
         email: user.email.clone(),
         role: if user.role == Role::Admin {
             "admin"
@@ -96,10 +94,16 @@ pub async fn change_password(
         .change_password(&user, &form.current_password, form.new_password, &client)
         .await
     {
-        Ok(_) => Ok(see_other("/account?notice=password_changed")),
-        Err(e @ (AuthError::WrongPassword | AuthError::Invalid(_))) => {
+        Ok(_) => Ok(see_other(&st.urls.at("/account?notice=password_changed"))),
+        Err(
+            e @ (AuthError::WrongPassword | AuthError::Invalid(_) | AuthError::RateLimited { .. }),
+        ) => {
+            let mut res = HttpResponse::build(status_of(&e));
+            if let AuthError::RateLimited { retry_after } = e {
+                res.insert_header((header::RETRY_AFTER, HeaderValue::from(retry_after)));
+            }
             let page = account_page(&st, &user, None, Some(message_of(&e)));
-            Ok(render(&mut HttpResponse::build(status_of(&e)), &page))
+            Ok(render(&mut res, &page))
         }
         Err(e) => Err(e.into()),
     }

@@ -35,7 +35,11 @@ fn enc(s: &str) -> String {
 }
 
 fn chrome(st: &AppState, admin: &crate::auth::SessionUser) -> Chrome {
-    Chrome::signed_in(admin, st.auth.csrf.for_session(admin.session_id.as_str()))
+    Chrome::signed_in(
+        &st.urls,
+        admin,
+        st.auth.csrf.for_session(admin.session_id.as_str()),
+    )
 }
 
 /// `GET /admin`.
@@ -88,9 +92,13 @@ pub async fn users(
     let view = UsersPage {
         chrome: chrome(&st, &admin),
         tab: "users",
-        next: page
-            .next
-            .map(|a| format!("/admin/users?q={}&after={}", enc(&search), enc(&a))),
+        next: page.next.map(|a| {
+            st.urls.at(&format!(
+                "/admin/users?q={}&after={}",
+                enc(&search),
+                enc(&a)
+            ))
+        }),
         q: search,
         users: page
             .items
@@ -201,9 +209,13 @@ pub async fn sessions(
     let view = SessionsPage {
         chrome: chrome(&st, &admin),
         tab: "sessions",
-        next: page
-            .next
-            .map(|a| format!("/admin/sessions?user={}&after={}", enc(&typed), enc(&a))),
+        next: page.next.map(|a| {
+            st.urls.at(&format!(
+                "/admin/sessions?user={}&after={}",
+                enc(&typed),
+                enc(&a)
+            ))
+        }),
         user: typed,
         unknown_user,
         sessions: page
@@ -243,12 +255,12 @@ pub async fn audit(
         chrome: chrome(&st, &admin),
         tab: "audit",
         next: page.next.map(|b| {
-            format!(
+            st.urls.at(&format!(
                 "/admin/audit?user={}&kind={}&before={}",
                 enc(&typed),
                 kind_str,
                 enc(&b)
-            )
+            ))
         }),
         user: typed,
         unknown_user,

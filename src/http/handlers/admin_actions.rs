@@ -32,7 +32,9 @@ pub async fn revoke_session(
     } else {
         "session_already_ended"
     };
-    Ok(see_other(&format!("/admin/users/{owner}?notice={notice}")))
+    Ok(see_other(
+        &st.urls.at(&format!("/admin/users/{owner}?notice={notice}")),
+    ))
 }
 
 /// `POST /admin/users/{id}/revoke-all`.
@@ -46,9 +48,9 @@ pub async fn revoke_all(
     let id = user_id(&id)?;
     let client = client_info(&req, &st.trusted_proxies);
     let n = st.auth.admin_revoke_all(&admin, &id, &client).await?;
-    Ok(see_other(&format!(
+    Ok(see_other(&st.urls.at(&format!(
         "/admin/users/{id}?notice=sessions_revoked_all&n={n}"
-    )))
+    ))))
 }
 
 async fn set_disabled(
@@ -64,11 +66,11 @@ async fn set_disabled(
         .auth
         .admin_set_disabled(&admin, &id, disabled, &client)
         .await?;
-    Ok(see_other(&if disabled {
+    Ok(see_other(&st.urls.at(&if disabled {
         format!("/admin/users/{id}?notice=user_disabled&n={n}")
     } else {
         format!("/admin/users/{id}?notice=user_enabled")
-    }))
+    })))
 }
 
 /// `POST /admin/users/{id}/disable`: also ends every session of the account.

@@ -5,6 +5,7 @@ use crate::auth::{AuthError, Issued, RefreshToken};
 use crate::http::client::client_info;
 use crate::http::error::AppError;
 use crate::http::guard::{via, CurrentUser, Via};
+use crate::http::json::{JsonObject, NoBody};
 use crate::http::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -36,7 +37,7 @@ fn pair(issued: &Issued) -> HttpResponse {
 pub async fn token(
     req: HttpRequest,
     st: web::Data<AppState>,
-    body: web::Json<TokenRequest>,
+    JsonObject(body): JsonObject<TokenRequest>,
 ) -> Result<HttpResponse, AppError> {
     let client = client_info(&req, &st.trusted_proxies);
     let issued = st
@@ -50,7 +51,7 @@ pub async fn token(
 pub async fn refresh(
     req: HttpRequest,
     st: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    JsonObject(body): JsonObject<RefreshRequest>,
 ) -> Result<HttpResponse, AppError> {
     let token = RefreshToken::parse(&body.refresh_token).ok_or(AuthError::SessionExpired)?;
     let client = client_info(&req, &st.trusted_proxies);
@@ -62,6 +63,7 @@ pub async fn logout(
     req: HttpRequest,
     st: web::Data<AppState>,
     CurrentUser(user): CurrentUser,
+    _: NoBody,
 ) -> Result<HttpResponse, AppError> {
     if via(&req) == Via::Cookie {
         let sent = req

@@ -4,10 +4,10 @@ use crate::auth::{AuthError, CsrfKey, RefreshToken};
 use crate::http::client::client_info;
 use crate::http::cookies::lookup;
 use crate::http::error::{message_of, AppError};
-use crate::http::forms::{AnonForm, CsrfCarrier, SessionForm};
+use crate::http::forms::{AnonForm, SessionForm};
 use crate::http::guard::{push_cookies, MaybeUser};
 use crate::http::handlers::{see_other, session_cookies};
-use crate::http::next::safe_next;
+use crate::http::next::{checked_next, safe_next};
 use crate::http::state::AppState;
 use crate::http::views::{render, Chrome, LoginPage, Notice, RegisterPage};
 use actix_web::http::header::{self, HeaderValue};
@@ -28,14 +28,7 @@ pub struct LoginQuery {
 pub struct LoginForm {
     email: String,
     password: String,
-    csrf_token: String,
     next: String,
-}
-
-impl CsrfCarrier for LoginForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 /// The sign-up form.
@@ -44,27 +37,11 @@ impl CsrfCarrier for LoginForm {
 pub struct RegisterForm {
     email: String,
     password: String,
-    csrf_token: String,
 }
 
-impl CsrfCarrier for RegisterForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
-/// A form with nothing but its CSRF token (sign-out, revoke buttons).
+/// A form with nothing but its CSRF token (sign-out, revoke buttons), which the extractor checks.
 #[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct CsrfOnly {
-    csrf_token: String,
-}
-
-impl CsrfCarrier for CsrfOnly {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+pub struct CsrfOnly {}
 
 /// The signed-out CSRF token, setting the cookie it is bound to when the browser lacks one.
 fn anonymous_csrf(req: &HttpRequest, st: &AppState) -> String {
@@ -79,12 +56,18 @@ fn anonymous_csrf(req: &HttpRequest, st: &AppState) -> String {
     st.auth.csrf.for_anonymous(&secret)
 }
 
-/// Where to go after signing in: a safe `next`, or the account page.
-fn after_login(next: &str) -> String {
-    match safe_next(Some(next)) {
-        n if n == "/" => "/account".into(),
-        n => n,
+/// Where to go after signing in: an allowed `next` (a local path, or an absolute URL on this
+/// host or under the cookie domain), or the account page.
+fn after_login(req: &HttpRequest, st: &AppState, next: &str) -> String {
+    match checked_next(req, st, Some(next)) {
+        Some(n) if n != "/" => n,
+        _ => st.urls.at("/account"),
     }
+}
+
+/// The `next` a sign-in form carries on: kept when allowed, else `/`.
+fn form_next(req: &HttpRequest, st: &AppState, raw: Option<&str>) -> String {
+    checked_next(req, st, raw).unwrap_or_else(|| safe_next(None))
 }
 
 /// `GET /login`.
@@ -94,10 +77,10 @@ pub async fn login_form(
     q: web::Query<LoginQuery>,
     user: MaybeUser,
 ) -> HttpResponse {
-    let next = safe_next(q.next.as_deref());
+    let next = form_next(&req, &st, q.next.as_deref());
     let chrome = match &user.0 {
-        Some(u) => Chrome::signed_in(u, st.auth.csrf.for_session(u.session_id.as_str())),
-        None => Chrome::default(),
+        Some(u) => Chrome::signed_in(&st.urls, u, st.auth.csrf.for_session(u.session_id.as_str())),
+        None => Chrome::anonymous(&st.urls),
     };
     let page = LoginPage {
         chrome,
@@ -128,7 +111,7 @@ pub async fn login_submit(
     {
         Ok(issued) => {
             push_cookies(&req, session_cookies(&st, &issued));
-            let mut res = see_other(&after_login(&form.next));
+            let mut res = see_other(&after_login(&req, &st, &form.next));
             super::dbsc::offer_registration(&st, &issued.user, &mut res).await;
             Ok(res)
         }
@@ -138,9 +121,9 @@ pub async fn login_submit(
                 res.insert_header((header::RETRY_AFTER, HeaderValue::from(retry_after)));
             }
             let page = LoginPage {
-                chrome: Chrome::default(),
+                chrome: Chrome::anonymous(&st.urls),
                 csrf_token: anonymous_csrf(&req, &st),
-                next: safe_next(Some(&form.next)),
+                next: form_next(&req, &st, Some(&form.next)),
                 email: form.email.chars().take(254).collect(),
                 notice: None,
                 error: Some(message_of(&e)),
@@ -160,7 +143,7 @@ pub async fn register_form(
     let open = st.auth.settings.registration_open;
     let first_admin = open && !st.auth.has_admin().await?;
     let page = RegisterPage {
-        chrome: Chrome::default(),
+        chrome: Chrome::anonymous(&st.urls),
         csrf_token: anonymous_csrf(&req, &st),
         email: String::new(),
         error: None,
@@ -180,18 +163,18 @@ pub async fn register_submit(
     match st.auth.register(&form.email, form.password, &client).await {
         Ok((issued, admin)) => {
             push_cookies(&req, session_cookies(&st, &issued));
-            let mut res = see_other(if admin {
+            let mut res = see_other(&st.urls.at(if admin {
                 "/account?notice=welcome_admin"
             } else {
                 "/account?notice=welcome"
-            });
+            }));
             super::dbsc::offer_registration(&st, &issued.user, &mut res).await;
             Ok(res)
         }
         Err(e @ (AuthError::Invalid(_) | AuthError::EmailTaken)) => {
             let first_admin = !st.auth.has_admin().await?;
             let page = RegisterPage {
-                chrome: Chrome::default(),
+                chrome: Chrome::anonymous(&st.urls),
                 csrf_token: anonymous_csrf(&req, &st),
                 email: form.email.chars().take(254).collect(),
                 error: Some(message_of(&e)),
@@ -221,7 +204,7 @@ pub async fn logout(
 /// The answer once this browser's session has ended: cookies cleared, on to the sign-in page.
 pub fn signed_out(req: &HttpRequest, st: &AppState) -> HttpResponse {
     push_cookies(req, st.cookies.clear_session());
-    let mut res = see_other("/login?reason=signed_out");
+    let mut res = see_other(&st.urls.at("/login?reason=signed_out"));
     res.headers_mut().insert(
         header::HeaderName::from_static("clear-site-data"),
         HeaderValue::from_static("\"cookies\""),

@@ -15,9 +15,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-/// Where browsers register (the path in `Secure-Session-Registration`).
+/// Where browsers register (the path in `Secure-Session-Registration`, under the base path).
 pub const REGISTER_PATH: &str = "/dbsc/register";
-/// Where browsers refresh (the session instructions' `refresh_url`).
+/// Where browsers refresh (the session instructions' `refresh_url`, under the base path).
 pub const REFRESH_PATH: &str = "/dbsc/refresh";
 
 const REGISTRATION: &str = "secure-session-registration";
@@ -35,7 +35,7 @@ pub async fn offer_registration(st: &AppState, user: &SessionUser, res: &mut Htt
         Ok(c) => set_header(
             res,
             REGISTRATION,
-            dbsc::registration_header(REGISTER_PATH, &c),
+            dbsc::registration_header(&st.urls.at(REGISTER_PATH), &c),
         ),
         Err(e) => log::warn!("no device-binding offer on this sign-in: {e}"),
     }
@@ -76,12 +76,13 @@ fn bare(status: StatusCode) -> HttpResponse {
 }
 
 /// The session instructions: the access cookie is the bound credential, with exactly the
-/// attributes it is set with.
+/// attributes it is set with. A cookie shared across a cookie domain is sent to the whole
+/// site, so the session's scope is the site then, and this origin alone otherwise.
 fn instructions(st: &AppState, session: &SessionId) -> serde_json::Value {
     json!({
         "session_identifier": session.as_str(),
-        "refresh_url": REFRESH_PATH,
-        "scope": { "include_site": false },
+        "refresh_url": st.urls.at(REFRESH_PATH),
+        "scope": { "include_site": st.cookies.domain.is_some() },
         "credentials": [{
             "type": "cookie",
             "name": st.cookies.access,

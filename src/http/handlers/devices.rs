@@ -47,7 +47,11 @@ pub async fn list(
     let now = crate::db::now();
     let sessions = st.auth.my_sessions(&user).await?;
     let page = DevicesPage {
-        chrome: Chrome::signed_in(&user, st.auth.csrf.for_session(user.session_id.as_str())),
+        chrome: Chrome::signed_in(
+            &st.urls,
+            &user,
+            st.auth.csrf.for_session(user.session_id.as_str()),
+        ),
         sessions: sessions
             .into_iter()
             .map(|d| DeviceRow::new(d, now))
@@ -68,7 +72,9 @@ pub async fn revoke(
     let client = client_info(&req, &st.trusted_proxies);
     match st.auth.revoke_my_session(&f.user, &id, &client).await? {
         RevokedOwn::Current => Ok(signed_out(&req, &st)),
-        RevokedOwn::Other => Ok(see_other("/account/sessions?notice=session_revoked")),
+        RevokedOwn::Other => Ok(see_other(
+            &st.urls.at("/account/sessions?notice=session_revoked"),
+        )),
     }
 }
 
@@ -80,7 +86,7 @@ pub async fn revoke_others(
 ) -> Result<HttpResponse, AppError> {
     let client = client_info(&req, &st.trusted_proxies);
     let n = st.auth.revoke_my_other_sessions(&f.user, &client).await?;
-    Ok(see_other(&format!(
+    Ok(see_other(&st.urls.at(&format!(
         "/account/sessions?notice=others_revoked&n={n}"
-    )))
+    ))))
 }

@@ -11,8 +11,8 @@ use diesel::connection::SimpleConnection;
 /// `GET /`: greets a signed-in user by name.
 pub async fn home(st: web::Data<AppState>, user: MaybeUser) -> HttpResponse {
     let chrome = match &user.0 {
-        Some(u) => Chrome::signed_in(u, st.auth.csrf.for_session(u.session_id.as_str())),
-        None => Chrome::default(),
+        Some(u) => Chrome::signed_in(&st.urls, u, st.auth.csrf.for_session(u.session_id.as_str())),
+        None => Chrome::anonymous(&st.urls),
     };
     render(
         &mut HttpResponse::Ok(),

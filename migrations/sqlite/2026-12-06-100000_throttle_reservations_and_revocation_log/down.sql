@@ -1,0 +1,3 @@
+DROP TRIGGER sessions_log_revocation;
+DROP TABLE revocations;
+DROP TABLE sign_ups;

@@ -1,0 +1,341 @@
+//! Web addresses Latchkey is configured with or handed by a proxy: its base path, its public
+//! origin, the cookie domain, and absolute URLs. Parsing follows a deliberately narrow grammar
+//! (a subset of RFC 3986 that every browser's WHATWG parser reads the same way), so a URL that
+//! passes names exactly the host it appears to name, whatever encoding tricks it tries.
+
+use std::fmt;
+
+/// The longest absolute URL accepted (a longer `X-Original-URL` is refused, not truncated).
+pub const MAX_URL: usize = 4096;
+
+/// The path prefix every Latchkey route is served under: empty, or `/seg[/seg…]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BasePath(String);
+
+impl BasePath {
+    /// Accepts empty or `/`, or segments of unreserved characters (`A-Z a-z 0-9 - . _ ~`),
+    /// none of them `.` or `..`; a trailing `/` is dropped.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let trimmed = raw.trim_end_matches('/');
+        if trimmed.is_empty() {
+            return Ok(Self::default());
+        }
+        let Some(rest) = trimmed.strip_prefix('/') else {
+            return Err(format!("{raw:?} must start with /"));
+        };
+        for seg in rest.split('/') {
+            let unreserved = seg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+            if seg.is_empty() || seg == "." || seg == ".." || !unreserved {
+                return Err(format!(
+                    "{raw:?} is not a path of letters, digits, '-', '.', '_' and '~'"
+                ));
+            }
+        }
+        Ok(Self(trimmed.to_string()))
+    }
+
+    /// The prefix (`""` or `/auth`).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `http` or `https`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// Plain HTTP.
+    Http,
+    /// HTTPS.
+    Https,
+}
+
+impl Scheme {
+    /// Parses `http`/`https`, any case.
+    pub fn parse(s: &str) -> Option<Self> {
+        if s.eq_ignore_ascii_case("https") {
+            Some(Self::Https)
+        } else if s.eq_ignore_ascii_case("http") {
+            Some(Self::Http)
+        } else {
+            None
+        }
+    }
+
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+}
+
+/// A host and optional port, the host lower-cased: a DNS name whose last label starts with a
+/// letter, a dotted-decimal IPv4 address without leading zeros, or a bracketed IPv6 address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Authority {
+    host: String,
+    port: Option<u16>,
+}
+
+impl Authority {
+    /// Parses `host[:port]` (as in a `Host` header).
+    pub fn parse(s: &str) -> Option<Self> {
+        let (host, port) = if let Some(v6) = s.strip_prefix('[') {
+            let (inside, after) = v6.split_once(']')?;
+            let ok = !inside.is_empty()
+                && inside
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+            if !ok || inside.parse::<std::net::Ipv6Addr>().is_err() {
+                return None;
+            }
+            let port = match after {
+                "" => None,
+                p => Some(parse_port(p.strip_prefix(':')?)?),
+            };
+            (format!("[{}]", inside.to_ascii_lowercase()), port)
+        } else {
+            let (host, port) = match s.rsplit_once(':') {
+                Some((h, p)) => (h, Some(parse_port(p)?)),
+                None => (s, None),
+            };
+            if !is_dns_name(host) && !is_plain_ipv4(host) {
+                return None;
+            }
+            (host.to_ascii_lowercase(), port)
+        };
+        Some(Self { host, port })
+    }
+
+    /// The lower-cased host.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port, when one was written.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+}
+
+impl fmt::Display for Authority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.port {
+            Some(p) => write!(f, "{}:{p}", self.host),
+            None => f.write_str(&self.host),
+        }
+    }
+}
+
+fn parse_port(p: &str) -> Option<u16> {
+    if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    p.parse::<u16>().ok().filter(|&n| n > 0)
+}
+
+/// Labels of letters, digits and inner hyphens; the last starts with a letter, so no parser
+/// reads it as a number (WHATWG turns `0x7f.1` into an IPv4 address).
+fn is_dns_name(h: &str) -> bool {
+    if h.is_empty() || h.len() > 253 {
+        return false;
+    }
+    let labels: Vec<&str> = h.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    labels.iter().all(label_ok)
+        && labels
+            .last()
+            .is_some_and(|l| l.as_bytes()[0].is_ascii_alphabetic())
+}
+
+fn is_plain_ipv4(h: &str) -> bool {
+    let parts: Vec<&str> = h.split('.').collect();
+    parts.len() == 4
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.len() <= 3
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (p.len() == 1 || !p.starts_with('0'))
+                && p.parse::<u8>().is_ok()
+        })
+}
+
+/// An absolute `http(s)` URL without user information or fragment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AbsoluteUrl {
+    scheme: Scheme,
+    authority: Authority,
+    /// Starts with `/`.
+    path_and_query: String,
+}
+
+impl AbsoluteUrl {
+    /// Parses `scheme://authority[/path][?query]`: printable ASCII only, no `\`, no `@`, no
+    /// fragment, at most [`MAX_URL`] bytes. Anything else is `None`.
+    pub fn parse(s: &str) -> Option<Self> {
+        if s.len() > MAX_URL || !s.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b'\\') {
+            return None;
+        }
+        let (scheme, rest) = s.split_once("://")?;
+        let scheme = Scheme::parse(scheme)?;
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        if authority.contains('@') || tail.contains('#') {
+            return None;
+        }
+        let authority = Authority::parse(authority)?;
+        let path_and_query = match tail.as_bytes().first() {
+            None => "/".to_string(),
+            Some(b'?') => format!("/{tail}"),
+            Some(_) => tail.to_string(),
+        };
+        Some(Self {
+            scheme,
+            authority,
+            path_and_query,
+        })
+    }
+
+    /// Builds one from parts a proxy sent separately (Caddy's and Traefik's `X-Forwarded-*`).
+    pub fn from_parts(scheme: &str, authority: &str, uri: &str) -> Option<Self> {
+        if !uri.starts_with('/') {
+            return None;
+        }
+        Self::parse(&format!("{scheme}://{authority}{uri}"))
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// Host and port.
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    /// The path and query (starts with `/`).
+    pub fn path_and_query(&self) -> &str {
+        &self.path_and_query
+    }
+
+    /// `scheme://authority` alone.
+    pub fn origin(&self) -> String {
+        format!("{}://{}", self.scheme.as_str(), self.authority)
+    }
+}
+
+impl fmt::Display for AbsoluteUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}://{}{}",
+            self.scheme.as_str(),
+            self.authority,
+            self.path_and_query
+        )
+    }
+}
+
+/// The domain session cookies are shared under (`LATCHKEY_COOKIE_DOMAIN`), lower-cased,
+/// without a leading dot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CookieDomain(String);
+
+impl CookieDomain {
+    /// A DNS name (not an address); a leading `.` is dropped, as browsers do.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let d = raw.strip_prefix('.').unwrap_or(raw);
+        if !is_dns_name(d) {
+            return Err(format!("{raw:?} is not a domain name"));
+        }
+        Ok(Self(d.to_ascii_lowercase()))
+    }
+
+    /// The domain.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `host` is this domain or one of its subdomains (cookie domain-matching).
+    pub fn covers(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        host == self.0
+            || host
+                .strip_suffix(&self.0)
+                .is_some_and(|head| head.ends_with('.'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_paths() {
+        assert_eq!(BasePath::parse("").unwrap().as_str(), "");
+        assert_eq!(BasePath::parse("/").unwrap().as_str(), "");
+        assert_eq!(BasePath::parse("/auth/").unwrap().as_str(), "/auth");
+        assert_eq!(BasePath::parse("/a/b-c").unwrap().as_str(), "/a/b-c");
+        for bad in [
+            "auth", "/a//b", "/a/../b", "/a b", "/a?b", "/\"x", "/%2e%2e", "/<x>",
+        ] {
+            assert!(BasePath::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn absolute_urls() {
+        let u = AbsoluteUrl::parse("HTTPS://App.Example.COM:8443/a?b=c").unwrap();
+        assert_eq!(u.to_string(), "https://app.example.com:8443/a?b=c");
+        assert_eq!(
+            AbsoluteUrl::parse("http://h.test").unwrap().to_string(),
+            "http://h.test/"
+        );
+        assert_eq!(
+            AbsoluteUrl::parse("http://127.0.0.1:9/x")
+                .unwrap()
+                .authority()
+                .host(),
+            "127.0.0.1"
+        );
+        for bad in [
+            "//evil.com",
+            "/local",
+            "javascript:alert(1)",
+            "https://good.test@evil.test/",
+            "https://evil.test\\@good.test/",
+            "https://evil.test#@good.test",
+            "https://evil.test/ x",
+            "https:/evil.test",
+            "https://0x7f.1/",
+            "https://127.000.0.1/",
+            "https://good.test:0/",
+            "https://good.test:99999/",
+            "https://good.test./",
+            "https://%65vil.test/",
+            "ftp://good.test/",
+            "https://ex\u{e4}mple.test/",
+            "https://good.test/\n",
+        ] {
+            assert!(AbsoluteUrl::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cookie_domains_cover_subdomains_only() {
+        let d = CookieDomain::parse(".Example.com").unwrap();
+        assert!(d.covers("example.com") && d.covers("app.example.com"));
+        assert!(!d.covers("badexample.com") && !d.covers("example.com.evil.test"));
+        assert!(CookieDomain::parse("127.0.0.1").is_err());
+    }
+}
