@@ -5,9 +5,9 @@ use super::schema::sessions as s;
 use super::{DbConnection, DbError};
 use diesel::prelude::*;
 
-/// Stores a challenge for a session, first dropping that session's spent or expired ones
-/// (a used challenge is kept only until the next one is issued: a replay then finds nothing,
-/// which is refused the same way).
+/// Stores a challenge for a session, first dropping that session's spent ones and every
+/// expired one (a replay then finds nothing, which is refused the same way; without this,
+/// each sign-in whose browser never registers would leave a row for good).
 pub fn insert_challenge(
     conn: &mut DbConnection,
     hash: &str,
@@ -15,14 +15,9 @@ pub fn insert_challenge(
     now: i64,
     expires_at: i64,
 ) -> Result<(), DbError> {
-    diesel::delete(
-        ch::table.filter(
-            ch::session_id
-                .eq(session_id)
-                .and(ch::used_at.is_not_null().or(ch::expires_at.le(now))),
-        ),
-    )
-    .execute(conn)?;
+    diesel::delete(ch::table.filter(ch::expires_at.le(now))).execute(conn)?;
+    diesel::delete(ch::table.filter(ch::session_id.eq(session_id).and(ch::used_at.is_not_null())))
+        .execute(conn)?;
     diesel::insert_into(ch::table)
         .values((
             ch::challenge_hash.eq(hash),
