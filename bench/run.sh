@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every end-to-end benchmark in one go and prints each figure with its target and a
-# PASS/FAIL mark. Usage: bash bench/run.sh   (BENCH_SECS=10 BENCH_SESSIONS=1000000 by default;
-# BENCH_PAGE_ROUNDS=15; BENCH_ONLY=page,rotation,storm,memory,scale runs a subset)
+# PASS/FAIL mark. Usage: bash bench/run.sh   (BENCH_SECS=10 by default; BENCH_SESSIONS is the
+# comma-separated list of sessions-table sizes the scale check compares with 1,000, by default
+# 10000,100000,1000000; BENCH_PAGE_ROUNDS=15; BENCH_ONLY=page,rotation,storm,memory,scale runs
+# a subset)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null; then

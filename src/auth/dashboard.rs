@@ -38,10 +38,8 @@ pub struct ActivityChart {
 pub struct Dashboard {
     /// Accounts.
     pub users: i64,
-    /// Live sessions.
-    pub active_sessions: i64,
-    /// When that was counted, if it is a remembered count rather than one made just now.
-    pub active_sessions_counted_at: Option<i64>,
+    /// Live sessions as last counted in the background, if a count has succeeded yet.
+    pub active_sessions: Option<super::Counted>,
     /// Sign-ins in the last 24 hours.
     pub sign_ins_24h: i64,
     /// Sign-ins in the last 7 days.
@@ -128,7 +126,7 @@ impl AuthService {
 
     /// The dashboard: counts, latest security events, and the activity chart.
     pub async fn dashboard(self: &Arc<Self>, hourly: bool) -> Result<Dashboard, AuthError> {
-        let live = self.active_sessions().await?;
+        let live = self.active_sessions();
         let (now, buffer) = (db::now(), self.activity.clone());
         Ok(self
             .db
@@ -140,8 +138,7 @@ impl AuthService {
                 let recent = q::latest_of_kinds(c, &SECURITY_KINDS, 10)?;
                 Ok(Dashboard {
                     users: users::count(c)?,
-                    active_sessions: live.value,
-                    active_sessions_counted_at: live.slow.then_some(live.at),
+                    active_sessions: live,
                     sign_ins_24h: sum(&rows, ActivityKind::SignIn, now - DAY),
                     sign_ins_7d: sum(&rows, ActivityKind::SignIn, now - 7 * DAY),
                     reuses_24h: sum(&rows, ActivityKind::Reuse, now - DAY),

@@ -8,6 +8,7 @@ use crate::domain::NewPassword;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use prometheus::Histogram;
 use sha2::Sha384;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -59,6 +60,14 @@ pub struct PasswordHasher {
     queue_wait: Duration,
     dummy: Arc<OnceLock<String>>,
     dummy_runs: Arc<AtomicU64>,
+    timing: Option<Timing>,
+}
+
+/// Where bcrypt durations are recorded (`/metrics`).
+#[derive(Clone)]
+struct Timing {
+    hash: Histogram,
+    verify: Histogram,
 }
 
 impl PasswordHasher {
@@ -70,12 +79,20 @@ impl PasswordHasher {
             queue_wait: QUEUE_WAIT,
             dummy: Arc::new(OnceLock::new()),
             dummy_runs: Arc::new(AtomicU64::new(0)),
+            timing: None,
         }
     }
 
     /// The same hasher with another bound on the wait for a turn (tests).
     pub fn with_queue_wait(mut self, wait: Duration) -> Self {
         self.queue_wait = wait;
+        self
+    }
+
+    /// Records how long each hash and verification takes (on the blocking thread, so the wait
+    /// for a permit is not counted).
+    pub fn with_timing(mut self, hash: Histogram, verify: Histogram) -> Self {
+        self.timing = Some(Timing { hash, verify });
         self
     }
 
@@ -91,9 +108,13 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &NewPassword) -> Result<String, HashError> {
         let pre = prehash(password.expose());
         let cost = self.cost;
-        self.blocking(move || bcrypt::hash(pre, cost).map_err(|e| e.to_string()))
-            .await?
-            .map_err(HashError::Failed)
+        let timer = self.timing.as_ref().map(|t| t.hash.clone());
+        self.blocking(move || {
+            let _timer = timer.map(|h| h.start_timer());
+            bcrypt::hash(pre, cost).map_err(|e| e.to_string())
+        })
+        .await?
+        .map_err(HashError::Failed)
     }
 
     /// Synchronous hash, for the CLI.
@@ -109,8 +130,10 @@ impl PasswordHasher {
         let dummy = self.dummy.clone();
         let runs = self.dummy_runs.clone();
         let known = hash.is_some();
+        let timer = self.timing.as_ref().map(|t| t.verify.clone());
         let ok = self
             .blocking(move || {
+                let _timer = timer.map(|h| h.start_timer());
                 let hash = match hash {
                     Some(h) => h,
                     None => {

@@ -75,6 +75,7 @@ impl AuthService {
         let s = self.settings;
         let ip = client.ip.clone();
         let (client2, hash2) = (client.clone(), hash.clone());
+        let timer = self.metrics.rotation_seconds.start_timer();
         let outcome = self
             .db
             .run_write(move |conn| {
@@ -88,6 +89,7 @@ impl AuthService {
                 Ok(r.unwrap_or_else(Rotation::Refused))
             })
             .await;
+        timer.observe_duration();
         let m = &self.metrics;
         match outcome {
             Ok(Rotation::Rotated(user, session)) => {

@@ -234,6 +234,12 @@ impl AuthService {
             .chain(secrets.previous.iter())
             .map(|s| super::derive_key(s, "refresh successor"))
             .collect();
+        let metrics = Arc::new(Metrics::default());
+        let hasher = PasswordHasher::new(config.bcrypt_cost, PasswordHasher::default_parallelism())
+            .with_timing(
+                metrics.bcrypt_hash_seconds.clone(),
+                metrics.bcrypt_verify_seconds.clone(),
+            );
         Self {
             db,
             keys: TokenKeys::new(
@@ -243,7 +249,7 @@ impl AuthService {
                 config.clock_leeway.as_secs(),
             ),
             csrf: CsrfKey::new(&secrets.current, &secrets.previous),
-            hasher: PasswordHasher::new(config.bcrypt_cost, PasswordHasher::default_parallelism()),
+            hasher,
             revocations: Arc::new(RevocationCache::new(
                 settings.access_ttl + config.clock_leeway.as_secs() as i64 + 60,
             )),
@@ -252,7 +258,7 @@ impl AuthService {
                 ..Throttle::default()
             },
             settings,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             activity: Arc::new(ActivityBuffer::default()),
             live_count: super::LiveCount::default(),
             successor_keys,

@@ -6,6 +6,7 @@ use super::error::{render_error, render_other, AppError};
 use super::guard::PendingCookies;
 use super::state::AppState;
 use crate::auth::AuthError;
+use crate::telemetry::RouteGroup;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
@@ -16,7 +17,7 @@ use actix_web::{web, HttpMessage};
 use futures_util::future::{self, Either};
 use futures_util::stream::{self, StreamExt};
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// No script at all (so none inline), no framing, forms only to ourselves.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; font-src 'self'; \
@@ -27,6 +28,7 @@ pub async fn frame(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let started = Instant::now();
     let state = req.app_data::<web::Data<AppState>>();
     let secure = state.is_none_or(|s| s.cookies.secure);
     let body_timeout = state.map(|s| s.body_timeout);
@@ -78,6 +80,14 @@ pub async fn frame(
             None => res,
         }
     };
+    // The state is read again from the finished request: holding it across the await would
+    // cost an Arc clone per request.
+    if let Some(st) = res.request().app_data::<web::Data<AppState>>() {
+        let group = RouteGroup::of(res.request().path());
+        st.auth
+            .metrics
+            .observe_request(group, res.status().as_u16(), started.elapsed());
+    }
     Ok(finish(res, secure))
 }
 

@@ -2,6 +2,7 @@
 //! and the single mapping from domain errors to responses.
 
 pub mod admin_views;
+pub mod assets;
 pub mod chart;
 pub mod client;
 pub mod cookies;

@@ -67,5 +67,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         // JSON API
         .service(resource("/api/auth/token").route(post().to(api::token)))
         .service(resource("/api/auth/refresh").route(post().to(api::refresh)))
-        .service(resource("/api/auth/logout").route(post().to(api::logout))); // CurrentUser
+        .service(resource("/api/auth/logout").route(post().to(api::logout))) // CurrentUser
+        // embedded static files (super::assets)
+        .service(resource("/static/{file}").route(get().to(super::assets::serve)));
 }

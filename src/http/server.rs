@@ -4,10 +4,10 @@ use super::state::AppState;
 use crate::auth::AuthService;
 use crate::config::{Config, MetricsMode, SigningSecrets};
 use crate::db::Db;
+use crate::telemetry::{Sample, SampleKind};
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Logger};
 use actix_web::{web, App, HttpResponse, HttpServer};
-use std::fmt::Write;
 use std::net::TcpListener;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -86,13 +86,9 @@ impl Application {
             Arc::downgrade(&auth),
             (config.revocation_sync / 2).max(Duration::from_millis(200)),
         );
-        // Learn before serving whether counting live sessions is slow here, so a large
-        // database never makes the first dashboard view wait (see auth::live_count).
-        match auth.count_live_sessions_now().await {
-            Ok(counted) => auth
-                .metrics
-                .set_active_sessions(counted.value.max(0) as u64),
-            Err(e) => log::warn!("counting live sessions failed (will retry): {e}"),
+        // Dashboard views and /metrics read the last count; make the first before serving.
+        if let Err(e) = auth.count_live_sessions_now().await {
+            log::warn!("counting live sessions failed (will retry): {e}");
         }
         spawn_session_count(Arc::downgrade(&auth), config.metrics_refresh);
         for adjusted in &config.adjustments {
@@ -200,7 +196,6 @@ fn mount(
 ) {
     super::routes::configure(cfg);
     extra(cfg);
-    cfg.service(actix_files::Files::new("/static", static_dir()).prefer_utf8(true));
     if metrics_inline {
         cfg.route("/metrics", web::get().to(super::handlers::pages::metrics));
     }
@@ -230,15 +225,6 @@ async fn stop_signal() -> &'static str {
     {
         let _ = actix_web::rt::signal::ctrl_c().await;
         "Ctrl-C"
-    }
-}
-
-/// `./static` when run from the checkout, else the copy next to the sources it was built from.
-fn static_dir() -> String {
-    if std::path::Path::new("static/style.css").exists() {
-        "static".into()
-    } else {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/static").into()
     }
 }
 
@@ -289,14 +275,12 @@ fn spawn_activity_flush(auth: Weak<AuthService>, every: Duration) {
     });
 }
 
-/// Keeps the active-sessions gauge fresh without counting rows on every scrape.
+/// Keeps the live-session count (dashboard and `/metrics`) fresh without counting rows on
+/// any request.
 fn spawn_session_count(auth: Weak<AuthService>, every: Duration) {
     spawn_every(auth, every.max(Duration::from_secs(1)), |auth| async move {
-        match auth.count_live_sessions_now().await {
-            Ok(counted) => auth
-                .metrics
-                .set_active_sessions(counted.value.max(0) as u64),
-            Err(e) => log::debug!("active-session count skipped: {e}"),
+        if let Err(e) = auth.count_live_sessions_now().await {
+            log::debug!("active-session count skipped: {e}");
         }
     });
 }
@@ -340,42 +324,47 @@ fn spawn_metrics_listener(addr: std::net::SocketAddr, state: AppState) -> Result
     Ok(())
 }
 
-/// The Prometheus page: counters plus gauges measured now.
+/// The Prometheus page: the registered metrics plus values read now.
 pub fn metrics_text(st: &AppState) -> String {
     let db = &st.auth.db;
     let (conns, idle) = db.pool_state();
-    let mut out = st.auth.metrics.render(&[
-        (
+    let gauge = |name, help, value: f64| Sample {
+        name,
+        help,
+        kind: SampleKind::Gauge,
+        value,
+    };
+    st.auth.metrics.render(&[
+        gauge(
             "latchkey_db_pool_max",
             "Most database connections the pool opens.",
             db.pool_max() as f64,
         ),
-        (
+        gauge(
             "latchkey_db_pool_in_use",
             "Database connections checked out now.",
             conns.saturating_sub(idle) as f64,
         ),
-        (
+        gauge(
             "latchkey_db_pool_connections",
             "Open database connections.",
             conns as f64,
         ),
-        (
+        gauge(
             "latchkey_db_pool_idle",
             "Idle database connections.",
             idle as f64,
         ),
-        (
+        gauge(
             "latchkey_revoked_sessions_cached",
             "Revoked session ids held for live-token checks.",
             st.auth.revocations.len() as f64,
         ),
-    ]);
-    let name = "latchkey_db_unavailable_total";
-    let _ = writeln!(
-        out,
-        "# HELP {name} Requests for a database connection that failed in time (each became a 503).\n# TYPE {name} counter\n{name} {}",
-        db.checkout_failures()
-    );
-    out
+        Sample {
+            name: "latchkey_db_unavailable_total",
+            help: "Requests for a database connection that failed in time (each became a 503).",
+            kind: SampleKind::Counter,
+            value: db.checkout_failures() as f64,
+        },
+    ])
 }

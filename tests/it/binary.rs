@@ -44,7 +44,12 @@ impl BinApp {
     /// Starts the binary in `dir` (so no stray `.env` is read) with only the given settings,
     /// on a random port, and waits until it listens.
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
+        Self::start_binary(Path::new(env!("CARGO_BIN_EXE_latchkey")), dir, env)
+    }
+
+    /// As [`Self::start`], with the binary at `bin` (a copy of the one cargo built, say).
+    pub fn start_binary(bin: &Path, dir: &Path, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(bin);
         cmd.arg("serve")
             .current_dir(dir)
             .env_clear()

@@ -181,11 +181,12 @@ impl TestApp {
     /// A server on a fresh SQLite database serving `routes` of an application beside Latchkey's.
     pub async fn with_routes(
         routes: impl Fn(&mut actix_web::web::ServiceConfig) + Send + Sync + 'static,
+        tweak: impl Fn(&mut BTreeMap<String, String>),
     ) -> Self {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let url = fresh_database(&dir, Store::Sqlite);
         let secret = latchkey::config::generate_secret();
-        Self::spawn_serving(dir, &url, &secret, |_| {}, routes).await
+        Self::spawn_serving(dir, &url, &secret, tweak, routes).await
     }
 
     async fn spawn_serving(

@@ -254,7 +254,7 @@ on_both! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_slower_than_the_body_timeout_is_refused_and_its_connection_closed() {
     let app = TestApp::spawn_with(Store::Sqlite, |env| {
-        env.insert("LATCHKEY_BODY_TIMEOUT".into(), "1s".into());
+        env.insert("LATCHKEY_BODY_TIMEOUT".into(), "2s".into());
     })
     .await;
     let body = br#"{"email":"nobody@example.com","password":"whatever it is"}"#;
@@ -268,14 +268,14 @@ async fn a_body_slower_than_the_body_timeout_is_refused_and_its_connection_close
     // Slow but inside the deadline: served as usual.
     let (base, h) = (app.base.clone(), head.clone());
     let (answer, _, _) = tokio::task::spawn_blocking(move || {
-        raw_exchange(&base, &h, &[first, rest], Duration::from_millis(300))
+        raw_exchange(&base, &h, &[first, rest], Duration::from_millis(100))
     })
     .await
     .unwrap();
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     assert!(answer.contains("INVALID_CREDENTIALS"), "{answer}");
 
-    // Ten bytes of the body, then nothing: refused once the second is up, and hung up on,
+    // Ten bytes of the body, then nothing: refused once the deadline is up, and hung up on,
     // rather than held open for as long as the client likes.
     let base = app.base.clone();
     let (answer, took, closed) =
@@ -288,7 +288,7 @@ async fn a_body_slower_than_the_body_timeout_is_refused_and_its_connection_close
     // read timeout instead. No upper bound on the time: a busy machine may answer late.
     assert!(closed, "the server closed the connection");
     assert!(
-        took >= Duration::from_millis(900),
-        "not before the deadline: {took:?}"
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(60),
+        "{took:?}"
     );
 }

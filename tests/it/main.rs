@@ -31,6 +31,7 @@ mod proxy;
 mod revocation;
 mod rotation;
 mod secrets;
+mod standalone;
 mod startup;
 mod supply_chain;
 mod team_page;

@@ -9,7 +9,7 @@ const EMAIL: &str = "ann@example.com";
 
 #[tokio::test]
 async fn a_team_page_is_served_to_a_signed_in_user_inside_latchkeys_frame() {
-    let app = TestApp::with_routes(routes).await;
+    let app = TestApp::with_routes(routes, |_| {}).await;
     let b = app.signed_in(EMAIL).await;
     let res = b.get("/team").await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -28,7 +28,7 @@ async fn a_team_page_is_served_to_a_signed_in_user_inside_latchkeys_frame() {
 
 #[tokio::test]
 async fn signed_out_the_team_page_sends_to_sign_in_and_back() {
-    let app = TestApp::with_routes(routes).await;
+    let app = TestApp::with_routes(routes, |_| {}).await;
     app.signed_in(EMAIL).await;
     let b = app.browser();
     let res = b.get("/team").await;
@@ -45,7 +45,7 @@ async fn signed_out_the_team_page_sends_to_sign_in_and_back() {
 
 #[tokio::test]
 async fn an_expired_access_token_is_refreshed_transparently_on_the_team_page() {
-    let app = TestApp::with_routes(routes).await;
+    let app = TestApp::with_routes(routes, |_| {}).await;
     let b = app.signed_in(EMAIL).await;
     let old_refresh = b.cookie("__Host-refresh").unwrap();
     app.age_access(&b, EMAIL, 3600);
@@ -69,7 +69,7 @@ async fn an_expired_access_token_is_refreshed_transparently_on_the_team_page() {
 
 #[tokio::test]
 async fn the_team_form_needs_this_sessions_csrf_token() {
-    let app = TestApp::with_routes(routes).await;
+    let app = TestApp::with_routes(routes, |_| {}).await;
     let b = app.signed_in(EMAIL).await;
     let res = b
         .post_signed_in("/team", "/team", &[("message", "<b>ship it</b>")])
@@ -97,4 +97,37 @@ async fn the_team_form_needs_this_sessions_csrf_token() {
         StatusCode::FORBIDDEN,
         "another session's token"
     );
+}
+
+#[tokio::test]
+async fn under_a_base_path_the_team_page_and_its_links_carry_it() {
+    let app = TestApp::with_routes(routes, |env| {
+        env.insert("LATCHKEY_BASE_PATH".into(), "/auth".into());
+    })
+    .await;
+    let b = app.browser();
+    assert_eq!(b.get("/team").await.status(), StatusCode::NOT_FOUND);
+    let res = b.get("/auth/team").await;
+    assert_eq!(location(&res), "/auth/login?reason=expired&next=/auth/team");
+
+    let token = b.form_token("/auth/register", "/auth/register").await;
+    let res = b
+        .post_form(
+            "/auth/register",
+            &[
+                ("email", EMAIL),
+                ("password", PASSWORD),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = b.get("/auth/team").await.text().await.unwrap();
+    assert!(page.contains("action=\"/auth/team\""), "{page}");
+    assert!(page.contains("action=\"/auth/logout\""), "{page}");
+    let token = csrf_in_form(&page, "/auth/team").unwrap();
+    let res = b
+        .post_form("/auth/team", &[("message", "hi"), ("csrf_token", &token)])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
 }

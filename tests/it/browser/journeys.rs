@@ -222,7 +222,17 @@ async fn after_signing_out_the_back_button_shows_no_private_data() {
     w.click("form[action='/logout'] button").await;
     w.wait_for_path("/login?reason=signed_out").await;
     w.c.back().await.expect("back");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Back leaves the sign-in page, for the account page again or (as it should) for sign-in
+    // with reason=expired: wait for that rather than a fixed half second, which on a busy
+    // machine could read the page from before Back and pass without testing anything.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while w.path().await == "/login?reason=signed_out" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Back did not leave the sign-in page"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     let (at, text) = (w.path().await, w.text().await);
     assert!(
