@@ -160,6 +160,8 @@ fn seed_sessions(db: &Db, user_ids: &[String], sessions: usize) -> Vec<RefreshTo
                             "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
                                 .into(),
                         confirmed_at: Some(at),
+                        dbsc_key: None,
+                        dbsc_bound_at: None,
                     },
                 )?;
                 let t = RefreshToken::generate();

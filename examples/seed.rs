@@ -156,6 +156,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             last_ip: ip.clone(),
             last_user_agent: ua.into(),
             confirmed_at: None,
+            dbsc_key: None,
+            dbsc_bound_at: None,
         };
         sessions::insert(c, &row)?;
         if revoked {

@@ -66,12 +66,15 @@ pub struct AdminSession {
     pub started_at: i64,
     /// Last activity.
     pub last_active_at: i64,
+    /// Whether a browser bound it to its device key (DBSC).
+    pub bound: bool,
 }
 
 impl AdminSession {
     fn new(r: SessionRow, email: String) -> Self {
         Self {
             device: describe_device(&r.last_user_agent),
+            bound: r.dbsc_key.is_some(),
             id: SessionId::from_db(r.id),
             user_id: UserId::from_db(r.user_id),
             email,

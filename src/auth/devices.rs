@@ -24,6 +24,8 @@ pub struct DeviceSession {
     pub last_active_at: i64,
     /// Whether this is the session making the request.
     pub current: bool,
+    /// Whether a browser bound it to its device key (DBSC).
+    pub bound: bool,
 }
 
 /// Which session a user ended from the list.
@@ -67,6 +69,7 @@ impl AuthService {
             .into_iter()
             .map(|r| DeviceSession {
                 current: r.id == user.session_id.as_str(),
+                bound: r.dbsc_key.is_some(),
                 device: describe_device(&r.last_user_agent),
                 id: SessionId::from_db(r.id),
                 ip: r.last_ip,

@@ -23,6 +23,9 @@ pub enum AuthError {
     /// The session was ended.
     #[error("session revoked")]
     SessionRevoked,
+    /// The session is bound to a device key (DBSC): only a proof from that key refreshes it.
+    #[error("device proof required")]
+    DeviceProofRequired,
     /// A rotated refresh token came back after the grace window; the family is now revoked.
     #[error("refresh token reuse detected")]
     RefreshReused,
@@ -95,7 +98,8 @@ impl AuthError {
             Self::NoToken => "NO_TOKEN",
             Self::TokenExpired { .. } => "TOKEN_EXPIRED",
             Self::InvalidToken => "INVALID_TOKEN",
-            Self::SessionExpired => "SESSION_EXPIRED",
+            // The contract's codes: to a client holding only the cookie, the session is over.
+            Self::SessionExpired | Self::DeviceProofRequired => "SESSION_EXPIRED",
             Self::SessionRevoked => "SESSION_REVOKED",
             Self::RefreshReused => "REFRESH_REUSED",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
@@ -116,6 +120,7 @@ impl AuthError {
         match self {
             Self::SessionRevoked => "revoked",
             Self::RefreshReused => "reused",
+            Self::DeviceProofRequired => "device",
             _ => "expired",
         }
     }

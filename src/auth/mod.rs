@@ -7,6 +7,7 @@ mod admin;
 mod admin_actions;
 mod csrf;
 mod dashboard;
+pub mod dbsc;
 mod devices;
 mod error;
 pub mod forward;

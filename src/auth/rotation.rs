@@ -20,15 +20,51 @@ enum Rotation {
     Refused(AuthError),
 }
 
+/// What the caller proved beyond holding the refresh token.
+#[derive(Clone, Copy)]
+enum Binding<'a> {
+    /// Nothing: enough for an unbound session only.
+    TokenOnly,
+    /// That session's device key signed a fresh challenge (DBSC).
+    Proven(&'a str),
+}
+
 impl AuthService {
     /// Rotates a refresh token: one conditional update decides the winner; racers inside the
-    /// grace window get the same successor; anything later is reuse and ends the family.
+    /// grace window get the same successor; anything later is reuse and ends the family. A
+    /// session bound to a device key is refused (`DeviceProofRequired`, audited).
     pub async fn refresh(
         &self,
         presented: RefreshToken,
         client: ClientInfo,
     ) -> Result<Issued, AuthError> {
+        self.rotate_family(presented, client, Binding::TokenOnly)
+            .await
+    }
+
+    /// [`Self::refresh`] for a bound session whose key has just proven itself: the same
+    /// rotation, grace window and reuse rules; the token must belong to the proven session.
+    pub async fn refresh_bound(
+        &self,
+        presented: RefreshToken,
+        client: ClientInfo,
+        proven: &super::dbsc::Proven,
+    ) -> Result<Issued, AuthError> {
+        self.rotate_family(presented, client, Binding::Proven(proven.session.as_str()))
+            .await
+    }
+
+    async fn rotate_family(
+        &self,
+        presented: RefreshToken,
+        client: ClientInfo,
+        binding: Binding<'_>,
+    ) -> Result<Issued, AuthError> {
         let now = db::now();
+        let proven = match binding {
+            Binding::TokenOnly => None,
+            Binding::Proven(sid) => Some(sid.to_string()),
+        };
         let candidates: Vec<RefreshToken> = self
             .successor_keys
             .iter()
@@ -38,11 +74,18 @@ impl AuthService {
         let next_hash = candidates[0].hash();
         let s = self.settings;
         let ip = client.ip.clone();
+        let (client2, hash2) = (client.clone(), hash.clone());
         let timer = self.metrics.rotation_seconds.start_timer();
         let outcome = self
             .db
             .run_write(move |conn| {
-                let r = transaction(conn, |c| rotate(c, &hash, &next_hash, now, &client, s))?;
+                let binding = match &proven {
+                    None => Binding::TokenOnly,
+                    Some(sid) => Binding::Proven(sid),
+                };
+                let r = transaction(conn, |c| {
+                    rotate(c, &hash, &next_hash, now, &client, s, binding)
+                })?;
                 Ok(r.unwrap_or_else(Rotation::Refused))
             })
             .await;
@@ -66,6 +109,21 @@ impl AuthService {
                     .find(|c| c.hash() == successor_hash)
                     .ok_or(AuthError::SessionExpired)?;
                 Ok(self.issue(&user, &session, successor, now))
+            }
+            Ok(Rotation::Refused(AuthError::DeviceProofRequired)) => {
+                Metrics::inc(&m.refresh_expired);
+                // Rolled back, so the session is looked up again for the audit event.
+                let found = self
+                    .db
+                    .run(move |c| tokens::find_with_owner(c, &hash2))
+                    .await;
+                if let Ok(Some((_, session, _))) = found {
+                    let sid = crate::domain::SessionId::from_db(session.id);
+                    let uid = crate::domain::UserId::from_db(session.user_id);
+                    self.dbsc_proof_failed(&sid, Some(&uid), "refresh_without_proof", &client2)
+                        .await;
+                }
+                Err(AuthError::DeviceProofRequired)
             }
             Ok(Rotation::Reused(session_id)) => {
                 Metrics::inc(&m.refresh_reused);
@@ -104,6 +162,7 @@ fn rotate(
     now: i64,
     client: &ClientInfo,
     s: Settings,
+    binding: Binding<'_>,
 ) -> Result<Rotation, TxError> {
     let abort = |e| Err(TxError::Abort(e));
     let won = tokens::mark_used(c, hash, next_hash, now, &client.ip, &client.user_agent)?;
@@ -124,6 +183,16 @@ fn rotate(
     }
     if user.disabled {
         return abort(AuthError::SessionRevoked);
+    }
+    // A bound session is renewed by its device key alone: its cookie, current or rotated, gets
+    // nothing, neither a rotation nor a reuse verdict that a thief could use to end it.
+    match binding {
+        Binding::TokenOnly if session.dbsc_key.is_some() => {
+            // Roll back the conditional update: nothing may change.
+            return abort(AuthError::DeviceProofRequired);
+        }
+        Binding::Proven(sid) if sid != session.id => return abort(AuthError::SessionExpired),
+        _ => {}
     }
     if won {
         tokens::insert(c, next_hash, &session.id, now)?;

@@ -117,6 +117,8 @@ impl AuthService {
             last_user_agent: client.user_agent.clone(),
             // Signing in with the password is a confirmation ("confirm it's you").
             confirmed_at: Some(now),
+            dbsc_key: None,
+            dbsc_bound_at: None,
         };
         let (row, client2) = (session.clone(), client.clone());
         let email = user.email.clone();

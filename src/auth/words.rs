@@ -57,6 +57,8 @@ pub fn title(kind: &str) -> &'static str {
         "user_enabled" => "Account enabled",
         "user_registered" => "Account created",
         "step_up_confirmed" => "Password confirmed",
+        "session_bound" => "Session bound to a device key",
+        "dbsc_proof_failed" => "Device proof failed",
         _ => "Other event",
     }
 }
@@ -139,12 +141,30 @@ pub fn describe(e: &EventFacts<'_>, audience: Audience) -> EventWords {
             }
         }
         "step_up_confirmed" => format!("Password confirmed on {client}."),
+        "session_bound" => format!(
+            "{client} now proves each renewal with its {} device key.",
+            d["alg"].as_str().unwrap_or("own")
+        ),
+        "dbsc_proof_failed" => device_proof_failed(d["reason"].as_str(), &client),
         _ => String::new(),
     };
     EventWords {
         title: title(e.kind),
         detail,
     }
+}
+
+/// Why a bound session's renewal was refused, in words (the reasons `auth::dbsc` records).
+fn device_proof_failed(reason: Option<&str>, client: &str) -> String {
+    let why = match reason.unwrap_or("") {
+        "refresh_without_proof" => "was tried with its cookie alone, without the device key (a copied cookie, or a browser that lost its key)",
+        "bad_signature" => "was signed by another key than the one this session is bound to",
+        "key_on_refresh" => "tried to present a new key",
+        "alg_not_allowed" => "used another algorithm than the bound key's",
+        "unexpected_claims" => "carried unexpected content",
+        _ => "came with a malformed proof",
+    };
+    format!("A renewal of this bound session {why}, from {client}. Refused.")
 }
 
 /// "Chrome on Linux from 127.0.0.1".

@@ -7,7 +7,7 @@
 //! `LATCHKEY_REGISTRATION`, `LATCHKEY_TRUSTED_PROXIES`, `LATCHKEY_BCRYPT_COST`,
 //! `LATCHKEY_DB_POOL_SIZE`, `LATCHKEY_DB_TIMEOUT`, `LATCHKEY_METRICS`, `LATCHKEY_METRICS_REFRESH`,
 //! `LATCHKEY_LOGIN_THROTTLE`, `LATCHKEY_BODY_TIMEOUT`, `LATCHKEY_BASE_PATH`, `LATCHKEY_PUBLIC_URL`,
-//! `LATCHKEY_COOKIE_DOMAIN`, `LATCHKEY_STEP_UP_TTL`.
+//! `LATCHKEY_COOKIE_DOMAIN`, `LATCHKEY_STEP_UP_TTL`, `LATCHKEY_DBSC`.
 //! The result is a plain value passed down from `main`; tests build their own.
 
 mod duration;
@@ -125,6 +125,8 @@ pub struct Config {
     pub adjustments: Vec<String>,
     /// How long a password confirmation lets a session take sensitive actions (CONTRACT §10).
     pub step_up_ttl: Duration,
+    /// Whether device-bound sessions (DBSC, CONTRACT §9) are offered and honoured.
+    pub dbsc: bool,
 }
 
 impl Config {
@@ -384,6 +386,7 @@ impl Config {
             cookie_domain,
             adjustments,
             step_up_ttl,
+            dbsc: flag("LATCHKEY_DBSC", true)?,
         })
     }
 }

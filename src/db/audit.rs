@@ -29,11 +29,15 @@ pub enum AuditKind {
     UserRegistered,
     /// A signed-in user confirmed their password for a sensitive action ("confirm it's you").
     StepUpConfirmed,
+    /// A browser bound a session to its device key (DBSC).
+    SessionBound,
+    /// A bound session was refreshed without a valid proof from its key.
+    DbscProofFailed,
 }
 
 impl AuditKind {
     /// Every kind, for filters.
-    pub const ALL: [AuditKind; 11] = [
+    pub const ALL: [AuditKind; 13] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::Logout,
@@ -45,6 +49,8 @@ impl AuditKind {
         Self::UserEnabled,
         Self::UserRegistered,
         Self::StepUpConfirmed,
+        Self::SessionBound,
+        Self::DbscProofFailed,
     ];
 
     /// The stored spelling.
@@ -61,6 +67,8 @@ impl AuditKind {
             Self::UserEnabled => "user_enabled",
             Self::UserRegistered => "user_registered",
             Self::StepUpConfirmed => "step_up_confirmed",
+            Self::SessionBound => "session_bound",
+            Self::DbscProofFailed => "dbsc_proof_failed",
         }
     }
 

@@ -9,6 +9,7 @@
 pub mod activity;
 pub mod admin;
 pub mod audit;
+pub mod dbsc;
 pub mod login_failures;
 pub mod revocations;
 pub mod schema;

@@ -27,6 +27,8 @@ diesel::table! {
         last_ip -> Text,
         last_user_agent -> Text,
         confirmed_at -> Nullable<BigInt>,
+        dbsc_key -> Nullable<Text>,
+        dbsc_bound_at -> Nullable<BigInt>,
     }
 }
 
@@ -89,7 +91,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    dbsc_challenges (challenge_hash) {
+        challenge_hash -> Text,
+        session_id -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(dbsc_challenges -> sessions (session_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -99,5 +112,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     sign_ups,
     revocations,
-    activity
+    activity,
+    dbsc_challenges
 );

@@ -32,6 +32,10 @@ pub struct SessionRow {
     pub last_user_agent: String,
     /// When this session last proved its password (sign-in or "confirm it's you").
     pub confirmed_at: Option<i64>,
+    /// The device key (a public JWK, as JSON) once a browser bound the session (DBSC).
+    pub dbsc_key: Option<String>,
+    /// When the key was bound.
+    pub dbsc_bound_at: Option<i64>,
 }
 
 /// Inserts a new session.

@@ -83,6 +83,8 @@ pub struct DeviceRow {
     pub last_active: When,
     /// This device.
     pub current: bool,
+    /// Bound to a device key (DBSC).
+    pub bound: bool,
 }
 
 impl DeviceRow {
@@ -95,6 +97,7 @@ impl DeviceRow {
             started: When::at(d.started_at, now),
             last_active: When::at(d.last_active_at, now),
             current: d.current,
+            bound: d.bound,
         }
     }
 }
@@ -154,6 +157,8 @@ pub struct SessionRowView {
     pub started: When,
     /// Last activity.
     pub last_active: When,
+    /// Bound to a device key (DBSC).
+    pub bound: bool,
 }
 
 impl SessionRowView {
@@ -167,6 +172,7 @@ impl SessionRowView {
             ip: s.ip,
             started: When::at(s.started_at, now),
             last_active: When::at(s.last_active_at, now),
+            bound: s.bound,
         }
     }
 }
@@ -209,7 +215,10 @@ impl AuditRowView {
             by_self,
             at: When::at(e.at, now),
             label: words.title,
-            alarming: matches!(e.kind.as_str(), "refresh_reuse_detected" | "user_disabled"),
+            alarming: matches!(
+                e.kind.as_str(),
+                "refresh_reuse_detected" | "user_disabled" | "dbsc_proof_failed"
+            ),
             kind: e.kind,
             user: pair(e.user),
             actor: pair(e.actor),

@@ -67,6 +67,17 @@ impl CookieNames {
         self.build(self.access, token.to_string(), SameSite::Lax, Some(max_age))
     }
 
+    /// The access cookie's attributes as DBSC's session instructions name the bound credential:
+    /// what [`Self::access_cookie`] sets, bar its value and lifetime, so the two cannot drift.
+    pub fn access_attributes(&self) -> String {
+        let c = self
+            .build(self.access, String::new(), SameSite::Lax, None)
+            .to_string();
+        c.split_once("; ")
+            .map(|(_, attrs)| attrs.to_string())
+            .unwrap_or_default()
+    }
+
     /// The refresh cookie, living no longer than what is left of the session.
     pub fn refresh_cookie(&self, token: &str, max_age: i64) -> Cookie<'static> {
         self.build(
@@ -221,6 +232,11 @@ mod tests {
                 && cleared.contains("Secure")
                 && cleared.contains("Path=/")
         );
+        let attrs = names.access_attributes();
+        for part in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+            assert!(attrs.contains(part), "{attrs} lacks {part}");
+        }
+        assert!(!attrs.contains("__Host-access") && !attrs.contains("Max-Age"));
         assert!(names
             .csrf_cookie("s")
             .to_string()

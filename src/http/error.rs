@@ -57,6 +57,7 @@ pub fn status_of(e: &AuthError) -> StatusCode {
         | SessionExpired
         | SessionRevoked
         | RefreshReused
+        | DeviceProofRequired
         | InvalidCredentials => StatusCode::UNAUTHORIZED,
         Forbidden | CsrfFailed | StepUpRequired | RegistrationClosed => StatusCode::FORBIDDEN,
         RateLimited { .. } | TooManySignUps { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -76,6 +77,7 @@ pub fn message_of(e: &AuthError) -> String {
         InvalidToken => "The access token is not valid.".into(),
         SessionExpired => "Your session has expired. Please sign in again.".into(),
         SessionRevoked => "Your session was ended. Please sign in again.".into(),
+        DeviceProofRequired => "This session is bound to the device that signed in, and only that browser can renew it. Please sign in again.".into(),
         RefreshReused => {
             "For your safety your session was ended: a sign-in token was used twice. Please sign in again.".into()
         }
@@ -105,6 +107,7 @@ fn is_session_error(e: &AuthError) -> bool {
             | SessionExpired
             | SessionRevoked
             | RefreshReused
+            | DeviceProofRequired
     )
 }
 

@@ -154,6 +154,13 @@ async fn from_cookies(
         }
         // An outage signs nobody out: keep the cookies, and serve a still-valid token.
         Err(AuthError::Database(e)) => still_valid.ok_or(AuthError::Database(e)),
+        // A session bound to a device key is renewed only by its browser's proof (POST
+        // /dbsc/refresh). The session is not over: the cookies stay for that browser's next
+        // refresh, and a still-valid token is served meanwhile.
+        Err(AuthError::DeviceProofRequired) => {
+            note_skipped(req);
+            still_valid.ok_or(AuthError::DeviceProofRequired)
+        }
         Err(e) => {
             push_cookies(req, names.clear_session());
             Err(e)
@@ -231,5 +238,21 @@ impl FromRequest for MaybeUser {
         Either::Right(Box::pin(async move {
             Ok(MaybeUser(resolve_by_refresh(&req).await.ok()))
         }))
+    }
+}
+
+/// `Secure-Session-Skipped`: the browser went ahead without refreshing a bound session (its
+/// refresh endpoint was unreachable, failed, or a quota ran out). The draft leaves the answer
+/// to the server; a skipped refresh proves nothing, so it never stands in for a proof. It is
+/// logged, so an unreachable refresh endpoint shows in the logs.
+fn note_skipped(req: &HttpRequest) {
+    for value in req.headers().get_all("secure-session-skipped") {
+        for s in crate::auth::dbsc::parse_skipped(value.to_str().unwrap_or("")) {
+            let session = s.session.as_ref().map_or("(unknown)", |id| id.as_str());
+            log::info!(
+                "browser skipped the device-bound refresh of session {session}: {}",
+                s.reason
+            );
+        }
     }
 }

@@ -12,7 +12,7 @@
 //! changes nothing else.
 
 use super::handlers::{
-    account, admin, admin_actions, api, auth_pages, authz, confirm, devices, pages, security,
+    account, admin, admin_actions, api, auth_pages, authz, confirm, dbsc, devices, pages, security,
 };
 use actix_web::guard;
 use actix_web::web::{self, post, resource};
@@ -74,6 +74,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         ) // Admin + ConfirmedForm
         .service(resource("/admin/users/{id}/disable").route(post().to(admin_actions::disable))) // Admin + ConfirmedForm
         .service(resource("/admin/users/{id}/enable").route(post().to(admin_actions::enable))) // Admin + ConfirmedForm
+        // device-bound sessions (DBSC): the proof is the credential
+        .service(resource(dbsc::REGISTER_PATH).route(post().to(dbsc::register))) // access cookie + proof
+        .service(resource(dbsc::REFRESH_PATH).route(post().to(dbsc::refresh))) // proof
         // JSON API
         .service(resource("/api/auth/token").route(post().to(api::token)))
         .service(resource("/api/auth/refresh").route(post().to(api::refresh)))

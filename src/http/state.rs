@@ -20,6 +20,8 @@ pub struct AppState {
     pub metrics_inline: bool,
     /// How long a request body may take to arrive in full.
     pub body_timeout: std::time::Duration,
+    /// Whether device-bound sessions (DBSC) are on.
+    pub dbsc: bool,
 }
 
 impl AppState {
@@ -35,6 +37,7 @@ impl AppState {
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             metrics_inline: config.metrics == crate::config::MetricsMode::Inline,
             body_timeout: config.body_timeout,
+            dbsc: config.dbsc,
         }
     }
 }

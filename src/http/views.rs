@@ -196,6 +196,7 @@ impl Notice {
                 "danger",
                 "For your safety we ended your session: a sign-in token was used twice, which can mean it was copied. Please sign in again.",
             ),
+            "device" => ("warning", "This session is bound to the device that signed in, and only that browser can renew it. Please sign in again."),
             "signed_out" => ("success", "You have been signed out."),
             "registered" => ("success", "Your account was created. Please sign in."),
             _ => return None,

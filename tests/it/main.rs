@@ -16,6 +16,7 @@ mod browser;
 mod busy;
 mod cli;
 mod corpus;
+mod dbsc;
 mod devices;
 mod faults;
 mod forge;

@@ -112,14 +112,16 @@ pub async fn login_submit(
         Ok(issued) => {
             push_cookies(&req, session_cookies(&st, &issued));
             let to = after_login(&req, &st, &form.next);
-            Ok(see_other(&match issued.reuse_to_explain {
+            let mut res = see_other(&match issued.reuse_to_explain {
                 // The first page after a reuse sign-out explains it, then offers `next`.
                 Some(id) => st.urls.at(&format!(
                     "/account/security?explain={id}&next={}",
                     encode(&to)
                 )),
                 None => to,
-            }))
+            });
+            super::dbsc::offer_registration(&st, &issued.user, &mut res).await;
+            Ok(res)
         }
         Err(e @ (AuthError::InvalidCredentials | AuthError::RateLimited { .. })) => {
             let mut res = HttpResponse::build(crate::http::error::status_of(&e));
@@ -169,11 +171,13 @@ pub async fn register_submit(
     match st.auth.register(&form.email, form.password, &client).await {
         Ok((issued, admin)) => {
             push_cookies(&req, session_cookies(&st, &issued));
-            Ok(see_other(&st.urls.at(if admin {
+            let mut res = see_other(&st.urls.at(if admin {
                 "/account?notice=welcome_admin"
             } else {
                 "/account?notice=welcome"
-            })))
+            }));
+            super::dbsc::offer_registration(&st, &issued.user, &mut res).await;
+            Ok(res)
         }
         Err(e @ (AuthError::Invalid(_) | AuthError::EmailTaken)) => {
             let first_admin = !st.auth.has_admin().await?;

@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth_pages;
 pub mod authz;
 pub mod confirm;
+pub mod dbsc;
 pub mod devices;
 pub mod pages;
 pub mod security;

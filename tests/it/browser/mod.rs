@@ -7,9 +7,11 @@
 //! Chromiums at once without making every page load slow.
 
 mod confirm;
+mod dbsc;
 mod forward;
 mod journeys;
 mod screenshots;
+mod tls;
 mod window;
 
 pub use window::{Viewport, Window};
@@ -32,13 +34,30 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 pub struct Kit {
     pub app: TestApp,
     driver: Driver,
+    /// HTTPS in front of the server, for tests that need a trusted secure origin.
+    tls: Option<tls::Tls>,
     _turn: tokio::sync::MutexGuard<'static, ()>,
 }
+
+/// Chromium features for device-bound sessions as STACK.md found them to work headless on
+/// Linux: no origin-trial token, no refresh quota, software keys in place of a TPM.
+const DBSC_FEATURES: &str =
+    "DeviceBoundSessions:RefreshQuota/false/RequireOriginTrialTokens/false,\
+                             EnableBoundSessionCredentialsSoftwareKeysForManualTesting,\
+                             DeviceBoundSessionsDevTools";
 
 impl Kit {
     /// The server (SQLite, short access lifetime, `tweak` applied) and a chromedriver; `None`,
     /// after a "skipped" note, where no Chromium is installed and CI does not require one.
     pub async fn start(test: &str, tweak: impl Fn(&mut BTreeMap<String, String>)) -> Option<Kit> {
+        Self::start_with(test, tweak, false).await
+    }
+
+    async fn start_with(
+        test: &str,
+        tweak: impl Fn(&mut BTreeMap<String, String>),
+        https: bool,
+    ) -> Option<Kit> {
         let (chromium, chromedriver) = match find_browser() {
             Ok(found) => found,
             Err(why) if required() => panic!("{test}: Chromium is required but {why}"),
@@ -61,17 +80,45 @@ impl Kit {
             tweak(env);
         })
         .await;
-        let driver = Driver::start(&chromedriver, chromium).await;
+        let tls = if https {
+            match tls::Tls::start(app.port).await {
+                Ok(tls) => Some(tls),
+                Err(why) if required() => panic!("{test}: HTTPS is required but {why}"),
+                Err(why) => {
+                    use std::io::Write;
+                    let _ = writeln!(std::io::stderr(), "skipped: {test} ({why})");
+                    return None;
+                }
+            }
+        } else {
+            None
+        };
+        let (home, features) = match &tls {
+            Some(t) => (Some(t.home()), DBSC_FEATURES),
+            None => (None, ""),
+        };
+        let driver = Driver::start(&chromedriver, chromium, home.as_deref(), features).await;
         Some(Kit {
             app,
             driver,
+            tls,
             _turn: turn,
         })
     }
 
+    /// [`Kit::start`] behind HTTPS that Chromium trusts (nginx, a test CA in an NSS database
+    /// under a temporary HOME), with device-bound sessions enabled in Chromium.
+    pub async fn start_dbsc(
+        test: &str,
+        tweak: impl Fn(&mut BTreeMap<String, String>),
+    ) -> Option<Kit> {
+        Self::start_with(test, tweak, true).await
+    }
+
     /// A new, independent browser (its own Chromium and profile) with a 1280×800 viewport.
     pub async fn browser(&self) -> Window {
-        self.driver.browser(&self.app.base, Viewport::Desktop).await
+        let base = self.tls.as_ref().map_or(&self.app.base, |t| &t.base);
+        self.driver.browser(base, Viewport::Desktop).await
     }
 
     /// A new, independent browser whose paths are relative to `base` (a proxy in front of the
@@ -118,17 +165,28 @@ struct Driver {
     child: Child,
     url: String,
     chromium: PathBuf,
+    /// Extra Chromium features, added to the one `--enable-features` switch.
+    features: &'static str,
     profiles: TempDir,
 }
 
 impl Driver {
-    async fn start(chromedriver: &Path, chromium: PathBuf) -> Driver {
+    async fn start(
+        chromedriver: &Path,
+        chromium: PathBuf,
+        home: Option<&Path>,
+        features: &'static str,
+    ) -> Driver {
         use std::os::unix::process::CommandExt;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new(chromedriver)
+        let mut command = Command::new(chromedriver);
+        if let Some(home) = home {
+            command.env("HOME", home);
+        }
+        let child = command
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -139,6 +197,7 @@ impl Driver {
             child,
             url: format!("http://127.0.0.1:{port}"),
             chromium,
+            features,
             profiles: tempfile::tempdir().expect("a profile directory"),
         };
         let status = format!("{}/status", driver.url);
@@ -166,12 +225,19 @@ impl Driver {
             "--force-device-scale-factor=1",
             // Let even `no-store` pages into the back/forward cache, as Chrome is rolling out,
             // so the Back-after-sign-out test faces the less forgiving browser.
-            "--enable-features=BackForwardCache,CacheControlNoStoreEnterBackForwardCache",
             "--window-size=1280,800",
         ]
         .into_iter()
         .map(String::from)
-        .chain([format!("--user-data-dir={}", profile.keep().display())])
+        .chain([
+            format!(
+                "--enable-features=BackForwardCache,CacheControlNoStoreEnterBackForwardCache{}{}",
+                if self.features.is_empty() { "" } else { "," },
+                self.features
+            ),
+            // A persistent profile: DBSC never registers in an incognito-like one.
+            format!("--user-data-dir={}", profile.keep().display()),
+        ])
         .collect::<Vec<_>>();
         let mut options = serde_json::json!({ "binary": self.chromium, "args": args });
         if let Viewport::Phone = viewport {
