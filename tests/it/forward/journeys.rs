@@ -15,12 +15,18 @@ macro_rules! through_both {
             #[tokio::test]
             async fn nginx() {
                 let $kind = Kind::Nginx;
+                if !installed($kind) {
+                    return;
+                }
                 $body
             }
 
             #[tokio::test]
             async fn caddy() {
                 let $kind = Kind::Caddy;
+                if !installed($kind) {
+                    return;
+                }
                 $body
             }
         }

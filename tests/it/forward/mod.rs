@@ -132,6 +132,29 @@ pub enum Kind {
     Caddy,
 }
 
+/// Whether `kind` is installed. Without it a proxy test says so and is skipped, as the browser
+/// tests are without Chromium, so `cargo test` works on a machine that has only Rust;
+/// `LATCHKEY_TEST_REQUIRE_PROXIES=1` (CI) makes a missing proxy a failure instead.
+pub fn installed(kind: Kind) -> bool {
+    let name = match kind {
+        Kind::Nginx => "nginx",
+        Kind::Caddy => "caddy",
+    };
+    let found = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|dir| dir.join(name).is_file()));
+    if !found {
+        let required = std::env::var("LATCHKEY_TEST_REQUIRE_PROXIES").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "{name} is required (LATCHKEY_TEST_REQUIRE_PROXIES=1) but not on PATH"
+        );
+        eprintln!(
+            "note: a {name} test is skipped: no `{name}` on PATH (Debian: apt-get install {name})"
+        );
+    }
+    found
+}
+
 /// A running proxy, stopped (by its own process id) when dropped.
 pub struct Proxy {
     pub port: u16,
