@@ -596,12 +596,26 @@ async fn main() {
             let (client, base, email) =
                 (client.clone(), server.base.clone(), emails[1 + i].clone());
             storm.push(tokio::spawn(async move {
-                let mut n = 0;
+                // 32 sign-ins at once are more than one bcrypt worker's bounded queue holds, so
+                // some are turned away with 503 and Retry-After by design: counted, not fatal.
+                let (mut n, mut busy) = (0, 0);
                 while Instant::now() < storm_deadline {
-                    sign_in(&client, &base, &email).await;
-                    n += 1;
+                    let res = client
+                        .post(format!("{base}/api/auth/token"))
+                        .json(&json!({"email": email, "password": PASSWORD}))
+                        .send()
+                        .await
+                        .unwrap();
+                    match res.status().as_u16() {
+                        200 => n += 1,
+                        503 => {
+                            busy += 1;
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                        other => panic!("sign-in during the storm failed: {other}"),
+                    }
                 }
-                n
+                (n, busy)
             }));
         }
         let (base, c2) = (server.base.clone(), cookie.clone());
@@ -610,12 +624,15 @@ async fn main() {
         })
         .await
         .unwrap();
-        let mut signins = 0;
+        let (mut signins, mut busy) = (0, 0);
         for t in storm {
-            signins += t.await.unwrap();
+            let (n, b) = t.await.unwrap();
+            signins += n;
+            busy += b;
         }
         println!(
-            "     {signins} sign-ins completed during the storm ({:.1}/s)",
+            "     {signins} sign-ins completed during the storm ({:.1}/s); {busy} turned away \
+             with 503 by bcrypt's bounded queue",
             signins as f64 / secs as f64
         );
         r.add(
