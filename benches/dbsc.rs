@@ -4,16 +4,14 @@
 //! Signing the proof is the browser's work and runs outside the measurement.
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod support;
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use latchkey::auth::dbsc::{self, DeviceKey};
-use latchkey::auth::{AuthService, RefreshToken};
-use latchkey::config::{Config, SigningSecrets};
-use latchkey::db::Db;
-use latchkey::domain::ClientInfo;
+use latchkey::auth::RefreshToken;
 use std::cell::RefCell;
-use std::time::Duration;
 
 const P256: &[u8] = include_bytes!("../tests/fixtures/dbsc/p256-a.der");
 const P256_JWK: &str = include_str!("../tests/fixtures/dbsc/p256-a.jwk.json");
@@ -57,24 +55,12 @@ fn verification(c: &mut Criterion) {
 
 fn bound_refresh(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let secret = latchkey::config::generate_secret();
-    let config = Config::from_lookup(|k| match k {
-        "DATABASE_URL" => Some(url.clone()),
-        "LATCHKEY_JWT_SECRET" => Some(secret.clone()),
-        "LATCHKEY_BCRYPT_COST" => Some("4".into()),
-        _ => None,
-    })
-    .unwrap();
-    let db = Db::connect(&url, 4, Duration::from_secs(5)).unwrap();
-    db.migrate().unwrap();
-    let secrets = SigningSecrets::resolve(&config.secret, &[]).unwrap();
-    let auth = AuthService::new(&config, &secrets, db);
-    let client = ClientInfo::new("127.0.0.1", "bench");
-    let (issued, _) = rt
-        .block_on(auth.register("bench@example.com", "benchmark password".into(), &client))
-        .unwrap();
+    let support::SignedIn {
+        auth,
+        client,
+        issued,
+        ..
+    } = support::signed_in(&rt);
     let sid = issued.user.session_id.clone();
     let challenge = rt.block_on(auth.dbsc_challenge(&sid)).unwrap();
     let proof = sign(Algorithm::ES256, P256, Some(P256_JWK), challenge.as_str());
