@@ -3,13 +3,14 @@
 //! whether a refused request was a navigation (sent to sign-in) or a script's call (401).
 
 use crate::domain::{AbsoluteUrl, Authority, Scheme, MAX_URL};
+use std::borrow::Cow;
 use std::fmt;
 
 /// The request a proxy asks about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OriginalRequest {
-    /// Upper-case method token.
-    pub method: String,
+    /// Upper-case method token (borrowed for the common ones: this is built on every request).
+    pub method: Cow<'static, str>,
     /// Where it went.
     pub url: AbsoluteUrl,
 }
@@ -59,8 +60,13 @@ fn required<'a>(name: &'static str, h: Header<'a>) -> Result<&'a str, ForwardErr
     }
 }
 
-fn method(name: &'static str, h: Header<'_>) -> Result<String, ForwardError> {
+fn method(name: &'static str, h: Header<'_>) -> Result<Cow<'static, str>, ForwardError> {
     let m = required(name, h)?;
+    for known in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+        if m.eq_ignore_ascii_case(known) {
+            return Ok(Cow::Borrowed(known));
+        }
+    }
     let token = !m.is_empty()
         && m.len() <= 32
         && m.bytes()
@@ -68,7 +74,7 @@ fn method(name: &'static str, h: Header<'_>) -> Result<String, ForwardError> {
     if !token {
         return Err(ForwardError::Malformed(name));
     }
-    Ok(m.to_ascii_uppercase())
+    Ok(Cow::Owned(m.to_ascii_uppercase()))
 }
 
 /// nginx `auth_request`: `X-Original-URL` (absolute) and `X-Original-Method`.

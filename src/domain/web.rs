@@ -143,30 +143,38 @@ fn is_dns_name(h: &str) -> bool {
     if h.is_empty() || h.len() > 253 {
         return false;
     }
-    let labels: Vec<&str> = h.split('.').collect();
-    let label_ok = |l: &&str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-    };
-    labels.iter().all(label_ok)
-        && labels
-            .last()
-            .is_some_and(|l| l.as_bytes()[0].is_ascii_alphabetic())
+    // One pass, no list of labels: forward auth parses a host on every request it answers.
+    let mut last = "";
+    for label in h.split('.') {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !ok {
+            return false;
+        }
+        last = label;
+    }
+    last.as_bytes()[0].is_ascii_alphabetic()
 }
 
 fn is_plain_ipv4(h: &str) -> bool {
-    let parts: Vec<&str> = h.split('.').collect();
-    parts.len() == 4
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.len() <= 3
-                && p.bytes().all(|b| b.is_ascii_digit())
-                && (p.len() == 1 || !p.starts_with('0'))
-                && p.parse::<u8>().is_ok()
-        })
+    let mut parts = 0;
+    for p in h.split('.') {
+        parts += 1;
+        let ok = !p.is_empty()
+            && p.len() <= 3
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && (p.len() == 1 || !p.starts_with('0'))
+            && p.parse::<u8>().is_ok();
+        if !ok || parts > 4 {
+            return false;
+        }
+    }
+    parts == 4
 }
 
 /// An absolute `http(s)` URL without user information or fragment.
@@ -185,11 +193,18 @@ impl AbsoluteUrl {
         if s.len() > MAX_URL || !s.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b'\\') {
             return None;
         }
-        let (scheme, rest) = s.split_once("://")?;
-        let scheme = Scheme::parse(scheme)?;
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        // Byte searches rather than `split_once("://")`: a substring search sets up a searcher
+        // each time, and forward auth parses a URL on every request it answers. A scheme holds
+        // no `:`, so the first one must begin `://`.
+        let colon = s.bytes().position(|b| b == b':')?;
+        let scheme = Scheme::parse(&s[..colon])?;
+        let rest = s[colon + 1..].strip_prefix("//")?;
+        let end = rest
+            .bytes()
+            .position(|b| matches!(b, b'/' | b'?' | b'#'))
+            .unwrap_or(rest.len());
         let (authority, tail) = rest.split_at(end);
-        if authority.contains('@') || tail.contains('#') {
+        if authority.as_bytes().contains(&b'@') || tail.as_bytes().contains(&b'#') {
             return None;
         }
         let authority = Authority::parse(authority)?;

@@ -66,7 +66,9 @@ pub async fn resolve(req: &HttpRequest) -> Result<SessionUser, AuthError> {
     if let Some(settled) = settle_now(req) {
         return settled;
     }
-    resolve_by_refresh(req).await
+    // Boxed: a refresh's state (database calls, a DBSC check) is kilobytes, and inline it would
+    // make every caller's future that big, moved and zeroed on the hot path too.
+    Box::pin(resolve_by_refresh(req)).await
 }
 
 /// The rest of [`resolve`] once [`settle_now`] has said the cookies need a refresh (the

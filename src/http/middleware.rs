@@ -135,11 +135,15 @@ fn limit_body(req: &mut ServiceRequest, deadline: Duration) {
 fn finish(mut res: ServiceResponse<BoxBody>, secure: bool) -> ServiceResponse<BoxBody> {
     let pending = res.request().extensions_mut().remove::<PendingCookies>();
     let path = res.request().path();
-    let is_static = match res.request().app_data::<web::Data<AppState>>() {
+    let local = match res.request().app_data::<web::Data<AppState>>() {
         Some(st) => st.urls.local(path).unwrap_or(""),
         None => path,
-    }
-    .starts_with("/static/");
+    };
+    let is_static = local.starts_with("/static/");
+    // Forward auth's "yes" goes to the proxy alone (nginx, Caddy and Traefik never pass it to
+    // a browser), so the page headers below would be bytes for nobody; its refusals can reach a
+    // browser (Caddy returns them as they are) and keep them.
+    let proxy_only = local.starts_with("/authz/") && res.status() == StatusCode::OK;
     let h = res.response_mut();
     if let Some(PendingCookies(cookies)) = pending {
         for c in cookies {
@@ -151,6 +155,9 @@ fn finish(mut res: ServiceResponse<BoxBody>, secure: bool) -> ServiceResponse<Bo
     let headers = h.headers_mut();
     if !is_static || headers.contains_key(header::SET_COOKIE) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if proxy_only {
+        return res;
     }
     let fixed: [(HeaderName, &'static str); 6] = [
         (header::CONTENT_SECURITY_POLICY, CSP),

@@ -15,9 +15,24 @@ use serde::Deserialize;
 /// `?role=admin` on the endpoint's URL.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-pub struct AuthzQuery {
+struct AuthzQuery {
     role: Option<String>,
 }
+
+// Named once: a header looked up by a `&str` is parsed into a name on every lookup.
+const X_ORIGINAL_URL: HeaderName = HeaderName::from_static("x-original-url");
+const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
+const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+const SEC_FETCH_MODE: HeaderName = HeaderName::from_static("sec-fetch-mode");
+const LATCHKEY_NAVIGATION: HeaderName = HeaderName::from_static("latchkey-navigation");
+const REMOTE_USER: HeaderName = HeaderName::from_static("remote-user");
+const REMOTE_EMAIL: HeaderName = HeaderName::from_static("remote-email");
+const REMOTE_GROUPS: HeaderName = HeaderName::from_static("remote-groups");
+const REMOTE_USER_ID: HeaderName = HeaderName::from_static("remote-user-id");
+const REMOTE_SESSION_ID: HeaderName = HeaderName::from_static("remote-session-id");
 
 /// Which proxy protocol a request speaks.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -29,25 +44,17 @@ enum Flavor {
 }
 
 /// `GET`/`HEAD /authz/auth-request`.
-pub async fn auth_request(
-    req: HttpRequest,
-    st: web::Data<AppState>,
-    q: web::Query<AuthzQuery>,
-) -> HttpResponse {
-    authorize(&req, &st, &q, Flavor::AuthRequest).await
+pub async fn auth_request(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
+    authorize(&req, &st, Flavor::AuthRequest).await
 }
 
 /// Any method `/authz/forward-auth`.
-pub async fn forward_auth(
-    req: HttpRequest,
-    st: web::Data<AppState>,
-    q: web::Query<AuthzQuery>,
-) -> HttpResponse {
-    authorize(&req, &st, &q, Flavor::ForwardAuth).await
+pub async fn forward_auth(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
+    authorize(&req, &st, Flavor::ForwardAuth).await
 }
 
 /// Reads one header for the protocol parser: absent, once (visible ASCII or not), or repeated.
-fn header<'a>(req: &'a HttpRequest, name: &str) -> Header<'a> {
+fn header<'a>(req: &'a HttpRequest, name: &HeaderName) -> Header<'a> {
     let mut all = req.headers().get_all(name);
     match (all.next(), all.next()) {
         (None, _) => Header::Absent,
@@ -59,14 +66,14 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Header<'a> {
 fn described(req: &HttpRequest, flavor: Flavor) -> Result<OriginalRequest, ForwardError> {
     match flavor {
         Flavor::AuthRequest => forward::from_nginx(
-            header(req, "x-original-url"),
-            header(req, "x-original-method"),
+            header(req, &X_ORIGINAL_URL),
+            header(req, &X_ORIGINAL_METHOD),
         ),
         Flavor::ForwardAuth => forward::from_forwarded(
-            header(req, "x-forwarded-method"),
-            header(req, "x-forwarded-proto"),
-            header(req, "x-forwarded-host"),
-            header(req, "x-forwarded-uri"),
+            header(req, &X_FORWARDED_METHOD),
+            header(req, &X_FORWARDED_PROTO),
+            header(req, &X_FORWARDED_HOST),
+            header(req, &X_FORWARDED_URI),
         ),
     }
 }
@@ -78,12 +85,20 @@ fn plain(status: StatusCode, text: String) -> HttpResponse {
         .body(text)
 }
 
-async fn authorize(
-    req: &HttpRequest,
-    st: &AppState,
-    q: &AuthzQuery,
-    flavor: Flavor,
-) -> HttpResponse {
+/// Whether the endpoint's own query asks for an admin: `Err` for anything but `role=admin`.
+fn admin_only(query: &str) -> Result<bool, ()> {
+    // Nearly every call has no query: nothing to parse.
+    if query.is_empty() {
+        return Ok(false);
+    }
+    match web::Query::<AuthzQuery>::from_query(query).map(|q| q.0.role) {
+        Ok(None) => Ok(false),
+        Ok(Some(role)) if role == "admin" => Ok(true),
+        _ => Err(()),
+    }
+}
+
+async fn authorize(req: &HttpRequest, st: &AppState, flavor: Flavor) -> HttpResponse {
     // Checked before the guard runs, so a refused request refreshes and changes nothing.
     let trusted = req
         .peer_addr()
@@ -99,15 +114,11 @@ async fn authorize(
                 .into(),
         );
     }
-    let admin_only = match q.role.as_deref() {
-        None => false,
-        Some("admin") => true,
-        Some(_) => {
-            return plain(
-                StatusCode::BAD_REQUEST,
-                "The only role that can be required is role=admin.\n".into(),
-            )
-        }
+    let Ok(admin_only) = admin_only(req.query_string()) else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "The only role that can be required is role=admin.\n".into(),
+        );
     };
     let original = match described(req, flavor) {
         Ok(o) => o,
@@ -149,20 +160,21 @@ async fn authorize(
 
 /// `200` with the identity, in the header names Authelia uses.
 fn signed_in(user: &SessionUser) -> HttpResponse {
-    let mut res = HttpResponse::Ok();
-    let fields: [(&str, &str); 5] = [
-        ("remote-user", user.email.as_str()),
-        ("remote-email", user.email.as_str()),
-        ("remote-groups", user.role.as_str()),
-        ("remote-user-id", user.user_id.as_str()),
-        ("remote-session-id", user.session_id.as_str()),
+    let mut res = HttpResponse::Ok().finish();
+    let headers = res.headers_mut();
+    headers.insert(REMOTE_GROUPS, HeaderValue::from_static(user.role.as_str()));
+    let fields: [(HeaderName, &str); 4] = [
+        (REMOTE_USER, user.email.as_str()),
+        (REMOTE_EMAIL, user.email.as_str()),
+        (REMOTE_USER_ID, user.user_id.as_str()),
+        (REMOTE_SESSION_ID, user.session_id.as_str()),
     ];
     for (name, value) in fields {
         if let Ok(v) = HeaderValue::from_str(value) {
-            res.insert_header((HeaderName::from_static(name), v));
+            headers.insert(name, v);
         }
     }
-    res.finish()
+    res
 }
 
 /// No session can be had: the sign-in URL with `reason` (left out when there simply was no
@@ -179,7 +191,7 @@ fn no_session(
     let navigation = forward::is_navigation(
         &original.method,
         req.headers()
-            .get("sec-fetch-mode")
+            .get(SEC_FETCH_MODE)
             .and_then(|v| v.to_str().ok()),
         req.headers()
             .get(header::ACCEPT)
@@ -194,10 +206,7 @@ fn no_session(
     }
     if flavor == Flavor::AuthRequest && navigation {
         // nginx cannot tell a page load from a script's call by itself: this says which.
-        res.insert_header((
-            HeaderName::from_static("latchkey-navigation"),
-            HeaderValue::from_static("1"),
-        ));
+        res.insert_header((LATCHKEY_NAVIGATION, HeaderValue::from_static("1")));
     }
     res.finish()
 }

@@ -55,8 +55,15 @@ on_both! {
             assert_eq!(h["remote-groups"], "admin");
             assert_eq!(h["cache-control"], "no-store");
             assert!(h.contains_key("remote-user-id") && h.contains_key("remote-session-id"));
+            // The "yes" goes to the proxy alone: no page headers for a body nobody renders.
+            assert!(!h.contains_key("content-security-policy"), "{h:?}");
         }
         assert_eq!(app.db.checkouts(), before, "the hot path took a database connection");
+        // A refusal can reach a browser (Caddy returns it as it is): it keeps them.
+        let res = app.browser().send(Method::GET, FWD, CADDY_NAV, None).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert!(res.headers().contains_key("content-security-policy"));
+        assert_eq!(res.headers()["x-frame-options"], "DENY");
     }
 }
 
@@ -124,8 +131,14 @@ on_both! {
         let url = format!("{ASK}?role=admin");
         assert_eq!(ann.send(Method::GET, &url, NGINX, None).await.status(), StatusCode::FORBIDDEN);
         assert_eq!(boss.send(Method::GET, &url, NGINX, None).await.status(), StatusCode::OK);
-        let res = boss.send(Method::GET, &format!("{ASK}?role=root"), NGINX, None).await;
-        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        for bad in ["role=root", "role=admin&role=admin", "role=", "role=%FF"] {
+            let res = boss.send(Method::GET, &format!("{ASK}?{bad}"), NGINX, None).await;
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
+            assert!(res.text().await.unwrap().contains("role=admin"), "{bad}");
+        }
+        // Anything else in the query is not a requirement: ignored, as before.
+        let res = ann.send(Method::GET, &format!("{ASK}?v=2"), NGINX, None).await;
+        assert_eq!(res.status(), StatusCode::OK);
     }
 }
 
