@@ -778,12 +778,15 @@ async fn scale_figures(base: &str, admin: &Value, tokens: Vec<RefreshToken>) -> 
     out
 }
 
-/// A running nginx, stopped (by its own process id) when dropped.
+/// A running nginx master, stopped when dropped: SIGTERM, so that it stops its workers too (a
+/// SIGKILL would leave them serving the port).
 struct Nginx(Child);
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
         let _ = self.0.wait();
     }
 }
@@ -827,7 +830,9 @@ async fn forward_figures(bin: &Path, dir: &Path, url: &str, email: &str, r: &mut
         .arg(prefix.path())
         .arg("-c")
         .arg(&conf_path)
-        .args(["-g", "daemon off; master_process off;"])
+        // A master with `worker_processes auto`, as nginx is deployed: `master_process off`
+        // would run one process on one core whatever the configuration says.
+        .args(["-g", "daemon off;"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
@@ -908,6 +913,18 @@ async fn forward_figures(bin: &Path, dir: &Path, url: &str, email: &str, r: &mut
         let mut v: Vec<f64> = pairs.iter().map(|(a, b)| f(a, b)).collect();
         percentile(&mut v, 0.5)
     };
+    // CPU per request moves less than throughput on a shared VM, and says where the difference
+    // is: Latchkey's own work (user) or the sockets' (kernel, both sides).
+    let cpu = |second: bool| -> [f64; 4] {
+        std::array::from_fn(|i| median(&endpoint, &|a, b| if second { b.cpu[i] } else { a.cpu[i] }))
+    };
+    let (h, z) = (cpu(false), cpu(true));
+    println!(
+        "     CPU µs per request (medians): /healthz server {:.2} user + {:.2} kernel, wrk {:.2} + {:.2} = {:.2} | authz server {:.2} + {:.2}, wrk {:.2} + {:.2} = {:.2} ({:.1} %)",
+        h[0], h[1], h[2], h[3], h.iter().sum::<f64>(),
+        z[0], z[1], z[2], z[3], z.iter().sum::<f64>(),
+        h.iter().sum::<f64>() / z.iter().sum::<f64>() * 100.0,
+    );
     let ratio = median(&endpoint, &|a, b| b.rps / a.rps);
     r.add(
         &format!("authz endpoint (valid cookie) vs /healthz throughput at 64 connections (median of {rounds} rounds)"),

@@ -44,13 +44,13 @@ enum Flavor {
 }
 
 /// `GET`/`HEAD /authz/auth-request`.
-pub async fn auth_request(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
-    authorize(&req, &st, Flavor::AuthRequest).await
+pub async fn auth_request(req: HttpRequest) -> HttpResponse {
+    authorize(&req, Flavor::AuthRequest).await
 }
 
 /// Any method `/authz/forward-auth`.
-pub async fn forward_auth(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
-    authorize(&req, &st, Flavor::ForwardAuth).await
+pub async fn forward_auth(req: HttpRequest) -> HttpResponse {
+    authorize(&req, Flavor::ForwardAuth).await
 }
 
 /// Reads one header for the protocol parser: absent, once (visible ASCII or not), or repeated.
@@ -98,7 +98,16 @@ fn admin_only(query: &str) -> Result<bool, ()> {
     }
 }
 
-async fn authorize(req: &HttpRequest, st: &AppState, flavor: Flavor) -> HttpResponse {
+async fn authorize(req: &HttpRequest, flavor: Flavor) -> HttpResponse {
+    // Borrowed from the request, not extracted: a `web::Data` extractor clones an `Arc` whose
+    // count both workers' cores would write on every request (the pages' guard does the same).
+    let Some(st) = req.app_data::<web::Data<AppState>>() else {
+        log::error!("{}: the application state is missing", req.path());
+        return plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Latchkey is not set up to answer this.\n".into(),
+        );
+    };
     // Checked before the guard runs, so a refused request refreshes and changes nothing.
     let trusted = req
         .peer_addr()
@@ -163,18 +172,67 @@ fn signed_in(user: &SessionUser) -> HttpResponse {
     let mut res = HttpResponse::Ok().finish();
     let headers = res.headers_mut();
     headers.insert(REMOTE_GROUPS, HeaderValue::from_static(user.role.as_str()));
-    let fields: [(HeaderName, &str); 4] = [
-        (REMOTE_USER, user.email.as_str()),
-        (REMOTE_EMAIL, user.email.as_str()),
-        (REMOTE_USER_ID, user.user_id.as_str()),
-        (REMOTE_SESSION_ID, user.session_id.as_str()),
-    ];
-    for (name, value) in fields {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            headers.insert(name, v);
-        }
+    if let Some([email, user_id, session_id]) = identity::values(user) {
+        headers.insert(REMOTE_USER, email.clone());
+        headers.insert(REMOTE_EMAIL, email);
+        headers.insert(REMOTE_USER_ID, user_id);
+        headers.insert(REMOTE_SESSION_ID, session_id);
     }
     res
+}
+
+/// The identity's header values, built once per session on each worker: validating and copying
+/// them into fresh buffers was a fifth of what this endpoint adds to a request. A worker is one
+/// thread, so its memo needs no lock, and a value's reference count is touched by one core.
+mod identity {
+    use crate::auth::SessionUser;
+    use crate::domain::{Email, SessionId, UserId};
+    use actix_web::http::header::HeaderValue;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    /// Sessions a worker remembers; past this the memo starts over (one rebuild per session).
+    const CAPACITY: usize = 4096;
+
+    struct Entry {
+        email: Email,
+        user_id: UserId,
+        values: [HeaderValue; 3],
+    }
+
+    thread_local! {
+        static MEMO: RefCell<HashMap<SessionId, Entry, foldhash::fast::RandomState>> =
+            RefCell::new(HashMap::default());
+    }
+
+    /// `Remote-User`/`-Email`, `Remote-User-Id` and `Remote-Session-Id`; `None` only if one
+    /// were not a valid header value (ours never are: ids and addresses are checked ASCII).
+    pub(super) fn values(user: &SessionUser) -> Option<[HeaderValue; 3]> {
+        MEMO.with_borrow_mut(|memo| {
+            // The e-mail can change within a session (its next token says so): compare, and
+            // rebuild on any difference.
+            if let Some(e) = memo.get(&user.session_id) {
+                if e.email == user.email && e.user_id == user.user_id {
+                    return Some(e.values.clone());
+                }
+            }
+            let values = [
+                HeaderValue::from_str(user.email.as_str()).ok()?,
+                HeaderValue::from_str(user.user_id.as_str()).ok()?,
+                HeaderValue::from_str(user.session_id.as_str()).ok()?,
+            ];
+            if memo.len() >= CAPACITY {
+                memo.clear();
+            }
+            let entry = Entry {
+                email: user.email.clone(),
+                user_id: user.user_id.clone(),
+                values: values.clone(),
+            };
+            memo.insert(user.session_id.clone(), entry);
+            Some(values)
+        })
+    }
 }
 
 /// No session can be had: the sign-in URL with `reason` (left out when there simply was no
@@ -226,5 +284,41 @@ fn copy_cookies(req: &HttpRequest, st: &AppState, res: &mut HttpResponse) {
         if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
             res.headers_mut().insert(HeaderName::from_static(name), v);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::identity;
+    use crate::auth::SessionUser;
+    use crate::domain::{Email, Role, SessionId, UserId};
+
+    fn user(email: &str, session: &SessionId) -> SessionUser {
+        SessionUser {
+            user_id: UserId::generate(),
+            session_id: session.clone(),
+            email: Email::parse(email).unwrap(),
+            role: Role::User,
+            access_expires_at: 0,
+        }
+    }
+
+    #[test]
+    fn remembered_identity_follows_the_token_not_the_session() {
+        let session = SessionId::generate();
+        let ann = user("ann@example.com", &session);
+        let [email, user_id, sid] = identity::values(&ann).unwrap();
+        assert_eq!(email, "ann@example.com");
+        assert_eq!(user_id, ann.user_id.as_str());
+        assert_eq!(sid, session.as_str());
+        assert_eq!(identity::values(&ann).unwrap()[0], "ann@example.com");
+        // The same session's next token names a new address: the headers say so at once.
+        let renamed = SessionUser {
+            email: Email::parse("ann.b@example.com").unwrap(),
+            ..ann.clone()
+        };
+        assert_eq!(identity::values(&renamed).unwrap()[0], "ann.b@example.com");
+        let other = user("bob@example.com", &session);
+        assert_eq!(identity::values(&other).unwrap()[1], other.user_id.as_str());
     }
 }
