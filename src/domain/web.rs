@@ -143,22 +143,26 @@ fn is_dns_name(h: &str) -> bool {
     if h.is_empty() || h.len() > 253 {
         return false;
     }
-    // One pass, no list of labels: forward auth parses a host on every request it answers.
-    let mut last = "";
-    for label in h.split('.') {
-        let ok = !label.is_empty()
-            && label.len() <= 63
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !label.starts_with('-')
-            && !label.ends_with('-');
-        if !ok {
-            return false;
+    // One pass over the bytes: forward auth checks a host on every request it answers.
+    let (mut len, mut prev, mut first) = (0usize, b'.', b'.');
+    for &b in h.as_bytes() {
+        if b == b'.' {
+            if len == 0 || prev == b'-' {
+                return false;
+            }
+            len = 0;
+        } else {
+            if !(b.is_ascii_alphanumeric() || b == b'-') || (len == 0 && b == b'-') || len == 63 {
+                return false;
+            }
+            if len == 0 {
+                first = b;
+            }
+            len += 1;
         }
-        last = label;
+        prev = b;
     }
-    last.as_bytes()[0].is_ascii_alphabetic()
+    len > 0 && prev != b'-' && first.is_ascii_alphabetic()
 }
 
 fn is_plain_ipv4(h: &str) -> bool {
@@ -294,6 +298,29 @@ impl CookieDomain {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The rule as written down, label by label: what the one-pass check must agree with.
+    fn dns_name_by_labels(h: &str) -> bool {
+        let labels: Vec<&str> = h.split('.').collect();
+        !h.is_empty()
+            && h.len() <= 253
+            && labels.iter().all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            })
+            && labels.last().unwrap().as_bytes()[0].is_ascii_alphabetic()
+    }
+
+    proptest! {
+        #[test]
+        fn the_one_pass_dns_check_agrees_with_the_rule(h in "[a0Z9.\\-_]{0,12}|[a.-]{60,70}|(a{60,66}\\.){1,5}[a-z]{1,3}") {
+            prop_assert_eq!(is_dns_name(&h), dns_name_by_labels(&h), "{:?}", h);
+        }
+    }
 
     #[test]
     fn base_paths() {
