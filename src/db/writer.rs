@@ -380,6 +380,25 @@ mod tests {
         db
     }
 
+    #[test]
+    fn the_bundled_sqlite_plans_without_bound_values() {
+        // Without it, every cached statement with `LIMIT ?` was prepared again on each run
+        // (see .cargo/config.toml): half the refresh rotations a second.
+        #[derive(diesel::QueryableByName)]
+        struct Used {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            used: i32,
+        }
+        use diesel::RunQueryDsl;
+        let dir = tempfile::tempdir().unwrap();
+        let db = db(&dir, Duration::from_secs(5));
+        let used = diesel::sql_query("SELECT sqlite_compileoption_used('ENABLE_QPSG') AS used")
+            .get_result::<Used>(&mut *db.get().expect("conn"))
+            .expect("compile options")
+            .used;
+        assert_eq!(used, 1, "SQLite was built without SQLITE_ENABLE_QPSG");
+    }
+
     fn count(db: &Db) -> i64 {
         #[derive(diesel::QueryableByName)]
         struct N {
