@@ -99,8 +99,8 @@ fn admin_only(query: &str) -> Result<bool, ()> {
 }
 
 async fn authorize(req: &HttpRequest, flavor: Flavor) -> HttpResponse {
-    // Borrowed from the request, not extracted: a `web::Data` extractor clones an `Arc` whose
-    // count both workers' cores would write on every request (the pages' guard does the same).
+    // Borrowed from the request, as the guard does: a `web::Data` extractor would clone and
+    // drop an `Arc` on every request for nothing.
     let Some(st) = req.app_data::<web::Data<AppState>>() else {
         log::error!("{}: the application state is missing", req.path());
         return plain(
