@@ -22,7 +22,7 @@ mod security;
 mod service;
 mod signin;
 mod step_up;
-mod thread_memo;
+pub(crate) mod thread_memo;
 mod throttle;
 mod tokens;
 mod verified;

@@ -16,14 +16,14 @@ use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One thread's memo, tagged with the owner it was filled for.
-pub(super) struct ThreadMemo<K, V> {
+pub(crate) struct ThreadMemo<K, V> {
     owner: u64,
     map: HashMap<K, V, RandomState>,
 }
 
 impl<K: Hash + Eq, V> ThreadMemo<K, V> {
     /// An empty memo owned by nobody.
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             owner: 0,
             map: HashMap::default(),
@@ -31,7 +31,7 @@ impl<K: Hash + Eq, V> ThreadMemo<K, V> {
     }
 
     /// The value stored for `key` by `owner`.
-    pub(super) fn get<Q>(&self, owner: u64, key: &Q) -> Option<&V>
+    pub(crate) fn get<Q>(&self, owner: u64, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -43,7 +43,7 @@ impl<K: Hash + Eq, V> ThreadMemo<K, V> {
     }
 
     /// The value stored for `key` by `owner`, to update in place.
-    pub(super) fn get_mut<Q>(&mut self, owner: u64, key: &Q) -> Option<&mut V>
+    pub(crate) fn get_mut<Q>(&mut self, owner: u64, key: &Q) -> Option<&mut V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -56,7 +56,7 @@ impl<K: Hash + Eq, V> ThreadMemo<K, V> {
 
     /// Stores a value for `owner`. A full memo, or one filled for another owner, starts over:
     /// the cost is one recomputation per live key.
-    pub(super) fn insert(&mut self, owner: u64, capacity: usize, key: K, value: V) {
+    pub(crate) fn insert(&mut self, owner: u64, capacity: usize, key: K, value: V) {
         if self.owner != owner || self.map.len() >= capacity {
             self.map.clear();
             self.owner = owner;
@@ -66,7 +66,7 @@ impl<K: Hash + Eq, V> ThreadMemo<K, V> {
 }
 
 /// A fresh owner tag (never 0, which marks an unowned memo).
-pub(super) fn new_owner() -> u64 {
+pub(crate) fn new_owner() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }

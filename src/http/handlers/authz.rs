@@ -172,65 +172,75 @@ fn signed_in(user: &SessionUser) -> HttpResponse {
     let mut res = HttpResponse::Ok().finish();
     let headers = res.headers_mut();
     headers.insert(REMOTE_GROUPS, HeaderValue::from_static(user.role.as_str()));
-    if let Some([email, user_id, session_id]) = identity::values(user) {
+    let [email, user_id, session_id] = identity::values(user);
+    if let Some(email) = email {
         headers.insert(REMOTE_USER, email.clone());
         headers.insert(REMOTE_EMAIL, email);
-        headers.insert(REMOTE_USER_ID, user_id);
-        headers.insert(REMOTE_SESSION_ID, session_id);
+    }
+    for (name, value) in [(REMOTE_USER_ID, user_id), (REMOTE_SESSION_ID, session_id)] {
+        if let Some(value) = value {
+            headers.insert(name, value);
+        }
     }
     res
 }
 
 /// The identity's header values, built once per session on each worker: validating and copying
-/// them into fresh buffers was a fifth of what this endpoint adds to a request. A worker is one
-/// thread, so its memo needs no lock, and a value's reference count is touched by one core.
+/// them into fresh buffers was a fifth of what this endpoint adds to a request. The memo is the
+/// guard's kind (`auth::thread_memo`): one per worker thread, so no lock, and a value's
+/// reference count is touched by one core.
 mod identity {
+    use crate::auth::thread_memo::{new_owner, ThreadMemo};
     use crate::auth::SessionUser;
     use crate::domain::{Email, SessionId, UserId};
     use actix_web::http::header::HeaderValue;
     use std::cell::RefCell;
-    use std::collections::HashMap;
+    use std::sync::LazyLock;
 
     /// Sessions a worker remembers; past this the memo starts over (one rebuild per session).
     const CAPACITY: usize = 4096;
 
+    /// Every entry is checked against the user it is asked for, so one owner serves all.
+    static OWNER: LazyLock<u64> = LazyLock::new(new_owner);
+
+    /// `Remote-User`/`-Email`, `Remote-User-Id` and `Remote-Session-Id`, each `None` if it is
+    /// not a valid header value (none of ours is: they hold no control characters).
+    pub(super) type Values = [Option<HeaderValue>; 3];
+
     struct Entry {
         email: Email,
         user_id: UserId,
-        values: [HeaderValue; 3],
+        values: Values,
     }
 
     thread_local! {
-        static MEMO: RefCell<HashMap<SessionId, Entry, foldhash::fast::RandomState>> =
-            RefCell::new(HashMap::default());
+        static MEMO: RefCell<ThreadMemo<SessionId, Entry>> = RefCell::new(ThreadMemo::new());
     }
 
-    /// `Remote-User`/`-Email`, `Remote-User-Id` and `Remote-Session-Id`; `None` only if one
-    /// were not a valid header value (ours never are: ids and addresses are checked ASCII).
-    pub(super) fn values(user: &SessionUser) -> Option<[HeaderValue; 3]> {
+    /// The identity's header values for `user`.
+    pub(super) fn values(user: &SessionUser) -> Values {
+        let owner = *OWNER;
         MEMO.with_borrow_mut(|memo| {
             // The e-mail can change within a session (its next token says so): compare, and
             // rebuild on any difference.
-            if let Some(e) = memo.get(&user.session_id) {
+            if let Some(e) = memo.get(owner, &user.session_id) {
                 if e.email == user.email && e.user_id == user.user_id {
-                    return Some(e.values.clone());
+                    return e.values.clone();
                 }
             }
             let values = [
-                HeaderValue::from_str(user.email.as_str()).ok()?,
-                HeaderValue::from_str(user.user_id.as_str()).ok()?,
-                HeaderValue::from_str(user.session_id.as_str()).ok()?,
-            ];
-            if memo.len() >= CAPACITY {
-                memo.clear();
-            }
+                user.email.as_str(),
+                user.user_id.as_str(),
+                user.session_id.as_str(),
+            ]
+            .map(|v| HeaderValue::from_str(v).ok());
             let entry = Entry {
                 email: user.email.clone(),
                 user_id: user.user_id.clone(),
                 values: values.clone(),
             };
-            memo.insert(user.session_id.clone(), entry);
-            Some(values)
+            memo.insert(owner, CAPACITY, user.session_id.clone(), entry);
+            values
         })
     }
 }
@@ -307,18 +317,27 @@ mod tests {
     fn remembered_identity_follows_the_token_not_the_session() {
         let session = SessionId::generate();
         let ann = user("ann@example.com", &session);
-        let [email, user_id, sid] = identity::values(&ann).unwrap();
+        let [email, user_id, sid] = identity::values(&ann).map(Option::unwrap);
         assert_eq!(email, "ann@example.com");
         assert_eq!(user_id, ann.user_id.as_str());
         assert_eq!(sid, session.as_str());
-        assert_eq!(identity::values(&ann).unwrap()[0], "ann@example.com");
+        assert_eq!(
+            identity::values(&ann)[0].as_ref().unwrap(),
+            "ann@example.com"
+        );
         // The same session's next token names a new address: the headers say so at once.
         let renamed = SessionUser {
             email: Email::parse("ann.b@example.com").unwrap(),
             ..ann.clone()
         };
-        assert_eq!(identity::values(&renamed).unwrap()[0], "ann.b@example.com");
+        assert_eq!(
+            identity::values(&renamed)[0].as_ref().unwrap(),
+            "ann.b@example.com"
+        );
         let other = user("bob@example.com", &session);
-        assert_eq!(identity::values(&other).unwrap()[1], other.user_id.as_str());
+        assert_eq!(
+            identity::values(&other)[1].as_ref().unwrap(),
+            other.user_id.as_str()
+        );
     }
 }
