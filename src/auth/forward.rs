@@ -2,17 +2,18 @@
 //! original request (nginx `X-Original-URL`/`-Method`; Caddy and Traefik `X-Forwarded-*`), and
 //! whether a refused request was a navigation (sent to sign-in) or a script's call (401).
 
-use crate::domain::{AbsoluteUrl, Authority, Scheme, MAX_URL};
+use crate::domain::{Authority, Scheme, UrlRef, MAX_URL};
 use std::borrow::Cow;
 use std::fmt;
 
-/// The request a proxy asks about.
+/// The request a proxy asks about, borrowing the proxy's headers: it is built on every request
+/// the endpoints answer, and copied only into a sign-in link.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OriginalRequest {
-    /// Upper-case method token (borrowed for the common ones: this is built on every request).
+pub struct OriginalRequest<'a> {
+    /// Upper-case method token (borrowed for the common ones).
     pub method: Cow<'static, str>,
-    /// Where it went.
-    pub url: AbsoluteUrl,
+    /// Where it went (checked; `to_url()` copies it).
+    pub url: UrlRef<'a>,
 }
 
 /// Why a proxy's description was refused; each names the header to fix.
@@ -78,9 +79,12 @@ fn method(name: &'static str, h: Header<'_>) -> Result<Cow<'static, str>, Forwar
 }
 
 /// nginx `auth_request`: `X-Original-URL` (absolute) and `X-Original-Method`.
-pub fn from_nginx(url: Header<'_>, method_h: Header<'_>) -> Result<OriginalRequest, ForwardError> {
+pub fn from_nginx<'a>(
+    url: Header<'a>,
+    method_h: Header<'_>,
+) -> Result<OriginalRequest<'a>, ForwardError> {
     let raw = required("X-Original-URL", url)?;
-    let url = AbsoluteUrl::parse(raw).ok_or(ForwardError::Malformed("X-Original-URL"))?;
+    let url = UrlRef::parse(raw).ok_or(ForwardError::Malformed("X-Original-URL"))?;
     Ok(OriginalRequest {
         method: method("X-Original-Method", method_h)?,
         url,
@@ -88,20 +92,22 @@ pub fn from_nginx(url: Header<'_>, method_h: Header<'_>) -> Result<OriginalReque
 }
 
 /// Caddy `forward_auth` / Traefik `ForwardAuth`: `X-Forwarded-Method`, `-Proto`, `-Host`, `-Uri`.
-pub fn from_forwarded(
+pub fn from_forwarded<'a>(
     method_h: Header<'_>,
     proto: Header<'_>,
-    host: Header<'_>,
-    uri: Header<'_>,
-) -> Result<OriginalRequest, ForwardError> {
+    host: Header<'a>,
+    uri: Header<'a>,
+) -> Result<OriginalRequest<'a>, ForwardError> {
     let method = method("X-Forwarded-Method", method_h)?;
     let scheme = Scheme::parse(required("X-Forwarded-Proto", proto)?)
         .ok_or(ForwardError::Malformed("X-Forwarded-Proto"))?;
     let host = required("X-Forwarded-Host", host)?;
-    Authority::parse(host).ok_or(ForwardError::Malformed("X-Forwarded-Host"))?;
+    if !Authority::check(host) {
+        return Err(ForwardError::Malformed("X-Forwarded-Host"));
+    }
     let uri = required("X-Forwarded-Uri", uri)?;
-    let url = AbsoluteUrl::from_parts(scheme.as_str(), host, uri)
-        .ok_or(ForwardError::Malformed("X-Forwarded-Uri"))?;
+    let url =
+        UrlRef::from_parts(scheme, host, uri).ok_or(ForwardError::Malformed("X-Forwarded-Uri"))?;
     Ok(OriginalRequest { method, url })
 }
 
@@ -130,7 +136,7 @@ mod tests {
     fn nginx_description() {
         let o = from_nginx(One(Some("https://app.test/a?b")), One(Some("post"))).unwrap();
         assert_eq!(o.method, "POST");
-        assert_eq!(o.url.to_string(), "https://app.test/a?b");
+        assert_eq!(o.url.to_url().to_string(), "https://app.test/a?b");
         assert_eq!(
             from_nginx(Absent, One(Some("GET"))),
             Err(ForwardError::Missing("X-Original-URL"))
@@ -163,7 +169,7 @@ mod tests {
             One(Some("/x?y=1")),
         )
         .unwrap();
-        assert_eq!(o.url.to_string(), "https://app.test:8443/x?y=1");
+        assert_eq!(o.url.to_url().to_string(), "https://app.test:8443/x?y=1");
         for (proto, host, uri, bad) in [
             ("gopher", "app.test", "/", "X-Forwarded-Proto"),
             ("https", "evil.test@app.test", "/", "X-Forwarded-Host"),

@@ -83,31 +83,12 @@ pub struct Authority {
 impl Authority {
     /// Parses `host[:port]` (as in a `Host` header).
     pub fn parse(s: &str) -> Option<Self> {
-        let (host, port) = if let Some(v6) = s.strip_prefix('[') {
-            let (inside, after) = v6.split_once(']')?;
-            let ok = !inside.is_empty()
-                && inside
-                    .bytes()
-                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
-            if !ok || inside.parse::<std::net::Ipv6Addr>().is_err() {
-                return None;
-            }
-            let port = match after {
-                "" => None,
-                p => Some(parse_port(p.strip_prefix(':')?)?),
-            };
-            (format!("[{}]", inside.to_ascii_lowercase()), port)
-        } else {
-            let (host, port) = match s.rsplit_once(':') {
-                Some((h, p)) => (h, Some(parse_port(p)?)),
-                None => (s, None),
-            };
-            if !is_dns_name(host) && !is_plain_ipv4(host) {
-                return None;
-            }
-            (host.to_ascii_lowercase(), port)
-        };
-        Some(Self { host, port })
+        AuthorityRef::parse(s).map(AuthorityRef::to_authority)
+    }
+
+    /// Whether `s` would parse, without copying it.
+    pub fn check(s: &str) -> bool {
+        AuthorityRef::parse(s).is_some()
     }
 
     /// The lower-cased host.
@@ -126,6 +107,51 @@ impl fmt::Display for Authority {
         match self.port {
             Some(p) => write!(f, "{}:{p}", self.host),
             None => f.write_str(&self.host),
+        }
+    }
+}
+
+/// An [`Authority`] checked but not yet lower-cased or copied: the host borrows the text it
+/// was read from (brackets included for IPv6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct AuthorityRef<'a> {
+    host: &'a str,
+    port: Option<u16>,
+}
+
+impl<'a> AuthorityRef<'a> {
+    fn parse(s: &'a str) -> Option<Self> {
+        let (host, port) = if let Some(v6) = s.strip_prefix('[') {
+            let (inside, after) = v6.split_once(']')?;
+            let ok = !inside.is_empty()
+                && inside
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+            if !ok || inside.parse::<std::net::Ipv6Addr>().is_err() {
+                return None;
+            }
+            let port = match after {
+                "" => None,
+                p => Some(parse_port(p.strip_prefix(':')?)?),
+            };
+            (&s[..inside.len() + 2], port)
+        } else {
+            let (host, port) = match s.bytes().rposition(|b| b == b':') {
+                Some(i) => (&s[..i], Some(parse_port(&s[i + 1..])?)),
+                None => (s, None),
+            };
+            if !is_dns_name(host) && !is_plain_ipv4(host) {
+                return None;
+            }
+            (host, port)
+        };
+        Some(Self { host, port })
+    }
+
+    fn to_authority(self) -> Authority {
+        Authority {
+            host: self.host.to_ascii_lowercase(),
+            port: self.port,
         }
     }
 }
@@ -194,42 +220,7 @@ impl AbsoluteUrl {
     /// Parses `scheme://authority[/path][?query]`: printable ASCII only, no `\`, no `@`, no
     /// fragment, at most [`MAX_URL`] bytes. Anything else is `None`.
     pub fn parse(s: &str) -> Option<Self> {
-        if s.len() > MAX_URL || !s.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b'\\') {
-            return None;
-        }
-        // Byte searches rather than `split_once("://")`: a substring search sets up a searcher
-        // each time, and forward auth parses a URL on every request it answers. A scheme holds
-        // no `:`, so the first one must begin `://`.
-        let colon = s.bytes().position(|b| b == b':')?;
-        let scheme = Scheme::parse(&s[..colon])?;
-        let rest = s[colon + 1..].strip_prefix("//")?;
-        let end = rest
-            .bytes()
-            .position(|b| matches!(b, b'/' | b'?' | b'#'))
-            .unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(end);
-        if authority.as_bytes().contains(&b'@') || tail.as_bytes().contains(&b'#') {
-            return None;
-        }
-        let authority = Authority::parse(authority)?;
-        let path_and_query = match tail.as_bytes().first() {
-            None => "/".to_string(),
-            Some(b'?') => format!("/{tail}"),
-            Some(_) => tail.to_string(),
-        };
-        Some(Self {
-            scheme,
-            authority,
-            path_and_query,
-        })
-    }
-
-    /// Builds one from parts a proxy sent separately (Caddy's and Traefik's `X-Forwarded-*`).
-    pub fn from_parts(scheme: &str, authority: &str, uri: &str) -> Option<Self> {
-        if !uri.starts_with('/') {
-            return None;
-        }
-        Self::parse(&format!("{scheme}://{authority}{uri}"))
+        UrlRef::parse(s).map(UrlRef::to_url)
     }
 
     /// The scheme.
@@ -262,6 +253,86 @@ impl fmt::Display for AbsoluteUrl {
             self.authority,
             self.path_and_query
         )
+    }
+}
+
+/// A byte an absolute URL may hold: visible ASCII other than `\` (which WHATWG parsers read as
+/// `/`, so it could move where the host ends).
+fn url_byte(b: u8) -> bool {
+    (0x21..0x7f).contains(&b) && b != b'\\'
+}
+
+/// An [`AbsoluteUrl`] checked by the same rules but still borrowing the text it was read from.
+/// Forward auth checks the proxy's URL on every request it answers, and needs a copy only to
+/// name it in a sign-in link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UrlRef<'a> {
+    scheme: Scheme,
+    authority: AuthorityRef<'a>,
+    /// Empty, or starting with `/` or `?`.
+    tail: &'a str,
+}
+
+impl<'a> UrlRef<'a> {
+    /// Checks `s` by [`AbsoluteUrl::parse`]'s rules (that function is this one, then a copy).
+    pub fn parse(s: &'a str) -> Option<Self> {
+        if s.len() > MAX_URL {
+            return None;
+        }
+        // Byte searches rather than `split_once("://")`: a substring search sets up a searcher
+        // each time. A scheme holds no `:`, so the first one must begin `://`.
+        let colon = s.bytes().position(|b| b == b':')?;
+        let scheme = Scheme::parse(&s[..colon])?;
+        let rest = s[colon + 1..].strip_prefix("//")?;
+        let end = rest
+            .bytes()
+            .position(|b| matches!(b, b'/' | b'?' | b'#'))
+            .unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        // The scheme is `http(s)` and a valid authority holds only visible ASCII without
+        // `@` or `\`: the tail is all that is left to check, in one pass.
+        if !tail.bytes().all(|b| url_byte(b) && b != b'#') {
+            return None;
+        }
+        Some(Self {
+            scheme,
+            authority: AuthorityRef::parse(authority)?,
+            tail,
+        })
+    }
+
+    /// The URL a proxy sent in parts (Caddy's and Traefik's `X-Forwarded-*`): exactly what
+    /// [`UrlRef::parse`] makes of `scheme://authority` + `uri` when `authority` is a valid
+    /// [`Authority`] and `uri` starts with `/`, and `None` otherwise.
+    pub fn from_parts(scheme: Scheme, authority: &'a str, uri: &'a str) -> Option<Self> {
+        // A valid authority holds only visible ASCII and none of `/ ? # @ \`, so the joined
+        // text splits where the parts meet, and the uri alone decides the rest.
+        let joined = scheme.as_str().len() + "://".len() + authority.len() + uri.len();
+        if !uri.starts_with('/')
+            || joined > MAX_URL
+            || !uri.bytes().all(|b| url_byte(b) && b != b'#')
+        {
+            return None;
+        }
+        Some(Self {
+            scheme,
+            authority: AuthorityRef::parse(authority)?,
+            tail: uri,
+        })
+    }
+
+    /// The owned URL: the host lower-cased, and an empty path written as `/`.
+    pub fn to_url(self) -> AbsoluteUrl {
+        let path_and_query = match self.tail.as_bytes().first() {
+            None => "/".to_string(),
+            Some(b'?') => format!("/{}", self.tail),
+            Some(_) => self.tail.to_string(),
+        };
+        AbsoluteUrl {
+            scheme: self.scheme,
+            authority: self.authority.to_authority(),
+            path_and_query,
+        }
     }
 }
 
@@ -322,6 +393,70 @@ mod tests {
         }
     }
 
+    /// The URL rule as written down, a check at a time: what the one-pass parse must agree with.
+    fn url_by_rule(s: &str) -> Option<String> {
+        if s.len() > MAX_URL || !s.bytes().all(url_byte) {
+            return None;
+        }
+        let (scheme, rest) = s.split_once("://")?;
+        let scheme = Scheme::parse(scheme)?;
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        if authority.contains('@') || tail.contains('#') {
+            return None;
+        }
+        let authority = Authority::parse(authority)?;
+        let tail = if tail.starts_with('/') {
+            tail.to_string()
+        } else {
+            format!("/{tail}")
+        };
+        Some(format!("{}://{authority}{tail}", scheme.as_str()))
+    }
+
+    proptest! {
+        #[test]
+        fn the_one_pass_url_parse_agrees_with_the_rule(
+            s in "(https?://|HTTP://|ftp://|http:/|http|)(App\\.test|127\\.0\\.0\\.1|\\[::1\\]|[aZ0.:@\\[\\]\\-]{0,10})(:[0-9]{0,6})?[/?#@ a.:\\\\\u{e4}]{0,10}",
+        ) {
+            prop_assert_eq!(
+                AbsoluteUrl::parse(&s).map(|u| u.to_string()),
+                url_by_rule(&s),
+                "{:?}",
+                s
+            );
+        }
+
+        #[test]
+        fn a_url_sent_in_parts_reads_as_the_same_url_joined(
+            https in any::<bool>(),
+            host in "[aZ0.:@/?#\\[\\]\\-]{0,10}|App\\.test(:[0-9]{1,6})?|\\[::[aF1]{1,4}\\](:[0-9]{1,5})?",
+            uri in "[/aZ?#@ %.:\\\\]{0,10}",
+        ) {
+            let scheme = if https { Scheme::Https } else { Scheme::Http };
+            let joined = format!("{}://{host}{uri}", scheme.as_str());
+            let expected = (Authority::check(&host) && uri.starts_with('/'))
+                .then(|| AbsoluteUrl::parse(&joined))
+                .flatten();
+            prop_assert_eq!(
+                UrlRef::from_parts(scheme, &host, &uri).map(UrlRef::to_url),
+                expected,
+                "{:?} {:?}",
+                host,
+                uri
+            );
+        }
+    }
+
+    #[test]
+    fn a_url_in_parts_is_held_to_the_same_length() {
+        let uri = format!("/{}", "a".repeat(MAX_URL - "https://app.test/".len()));
+        assert!(UrlRef::from_parts(Scheme::Https, "app.test", &uri).is_some());
+        let longer = format!("{uri}a");
+        assert!(UrlRef::from_parts(Scheme::Https, "app.test", &longer).is_none());
+        assert!(AbsoluteUrl::parse(&format!("https://app.test{longer}")).is_none());
+    }
+
     #[test]
     fn base_paths() {
         assert_eq!(BasePath::parse("").unwrap().as_str(), "");
@@ -342,6 +477,12 @@ mod tests {
         assert_eq!(
             AbsoluteUrl::parse("http://h.test").unwrap().to_string(),
             "http://h.test/"
+        );
+        assert_eq!(
+            AbsoluteUrl::parse("http://[::ABC]:8?q")
+                .unwrap()
+                .to_string(),
+            "http://[::abc]:8/?q"
         );
         assert_eq!(
             AbsoluteUrl::parse("http://127.0.0.1:9/x")

@@ -63,7 +63,7 @@ fn header<'a>(req: &'a HttpRequest, name: &HeaderName) -> Header<'a> {
     }
 }
 
-fn described(req: &HttpRequest, flavor: Flavor) -> Result<OriginalRequest, ForwardError> {
+fn described(req: &HttpRequest, flavor: Flavor) -> Result<OriginalRequest<'_>, ForwardError> {
     match flavor {
         Flavor::AuthRequest => forward::from_nginx(
             header(req, &X_ORIGINAL_URL),
@@ -251,11 +251,13 @@ fn no_session(
     req: &HttpRequest,
     st: &AppState,
     e: &AuthError,
-    original: &OriginalRequest,
+    original: &OriginalRequest<'_>,
     flavor: Flavor,
 ) -> HttpResponse {
     let reason = (!matches!(e, AuthError::NoToken)).then(|| e.login_reason());
-    let signin = st.urls.login(reason, Some(&original.url.to_string()), true);
+    let signin = st
+        .urls
+        .login(reason, Some(&original.url.to_url().to_string()), true);
     let navigation = forward::is_navigation(
         &original.method,
         req.headers()
