@@ -51,7 +51,9 @@ fn start_with(bin: &Path, dir: &Path, url: &str, env: &[(&str, &str)]) -> (Serve
         .env("LATCHKEY_BIND", format!("127.0.0.1:{port}"))
         .env("LATCHKEY_ACCESS_TTL", "1h")
         .env("LATCHKEY_LOGIN_THROTTLE", "false")
-        .env("RUST_LOG", "warn")
+        // `warn` leaves out the access log, a line per request written to nowhere here;
+        // BENCH_RUST_LOG=info measures with it.
+        .env("RUST_LOG", env_or("BENCH_RUST_LOG", "warn".to_string()))
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -851,7 +853,7 @@ async fn forward_figures(bin: &Path, dir: &Path, url: &str, email: &str, r: &mut
     }
     let nginx_pid = nginx.0.id();
     let secs: u32 = env_or("BENCH_SECS", 10);
-    let rounds: usize = env_or("BENCH_FORWARD_ROUNDS", 5).max(1);
+    let rounds: usize = env_or("BENCH_FORWARD_ROUNDS", 15).max(1);
     let each = (secs / 5).max(1);
     let ask = [
         cookie.clone(),

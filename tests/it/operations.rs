@@ -304,3 +304,46 @@ fn a_clients_malformed_request_is_a_warning_in_the_log_not_an_error() {
     assert!(line.contains(" WARN "), "{line}");
     assert!(!log.contains(" ERROR "), "{log}");
 }
+
+/// The access log follows `RUST_LOG`: one line per request at `info` (or with the Logger's own
+/// target at `info`), and none below it. The second request on the connection is malformed,
+/// so actix logs a warning after the first request's line at every level tried here: once the
+/// warning is in the log, the first line is there too if it ever will be.
+#[test]
+fn the_access_log_is_written_exactly_when_rust_log_lets_it() {
+    for (filter, expected) in [
+        ("info", true),
+        // Latchkey's own lines stay at `info`: the harness waits for "listening on".
+        (
+            "warn,latchkey=info,actix_web::middleware::logger=info",
+            true,
+        ),
+        ("warn,latchkey=info", false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("log.db").display());
+        let server = crate::binary::BinApp::start(
+            dir.path(),
+            &[("DATABASE_URL", url.as_str()), ("RUST_LOG", filter)],
+        );
+        let (answer, _, _) = raw_exchange(
+            &server.base,
+            "GET /healthz?probe=1 HTTP/1.1\r\nHost: x\r\n\r\n\
+             GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: a\0b\r\n\r\n",
+            &[],
+            Duration::ZERO,
+        );
+        assert!(answer.starts_with("HTTP/1.1 200"), "{filter}: {answer}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !server.log.lock().unwrap().contains("stream error") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let log = server.stop();
+        assert!(log.contains("stream error"), "{filter}: {log}");
+        assert_eq!(
+            log.contains("\"GET /healthz?probe=1 HTTP/1.1\" 200 2 "),
+            expected,
+            "{filter}: {log}"
+        );
+    }
+}
