@@ -125,10 +125,7 @@ impl Application {
                 .app_data(web::JsonConfig::default().limit(16 * 1024))
                 .app_data(web::PayloadConfig::new(16 * 1024))
                 .wrap(from_fn(super::middleware::frame))
-                .wrap(Condition::new(
-                    access_log,
-                    Logger::new("%a \"%r\" %s %b %Dms"),
-                ));
+                .wrap(Condition::new(access_log, access_logger()));
             let app = if base.is_empty() {
                 app.configure(|cfg| mount(cfg, inline, &*routes))
             } else {
@@ -218,6 +215,17 @@ const DRAIN_SECS: u64 = 10;
 
 /// The log target of actix's access log (one line per request, at `info`).
 const ACCESS_LOG: &str = "actix_web::middleware::logger";
+
+/// The access log: `PEER "REQUEST LINE" STATUS BYTES TIMEms`. The peer is the connection's IP,
+/// as actix's `%a` writes it, but read from the socket: `%a` builds the whole `ConnectionInfo`
+/// (scheme, host and client address from the `Forwarded` and `X-Forwarded-*` headers, each
+/// copied) to print that one field.
+fn access_logger() -> Logger {
+    Logger::new("%{peer}xi \"%r\" %s %b %Dms").custom_request_replace("peer", |req| {
+        req.peer_addr()
+            .map_or_else(|| "-".to_string(), |a| a.ip().to_string())
+    })
+}
 
 /// Waits for SIGINT or SIGTERM and names the one that came.
 async fn stop_signal() -> &'static str {

@@ -276,27 +276,29 @@ async fn stopping_drains_an_in_flight_sign_in(signal: &str) {
     );
 }
 
-#[test]
-fn a_clients_malformed_request_is_a_warning_in_the_log_not_an_error() {
+/// Starts the binary at `RUST_LOG=filter`, sends `raw` on one connection, and returns the
+/// answer and the log once actix has logged the malformed request `raw` must end with.
+fn log_of_a_malformed_exchange(filter: &str, raw: &str) -> (String, String) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("log.db").display());
     let server = crate::binary::BinApp::start(
         dir.path(),
-        &[("DATABASE_URL", url.as_str()), ("RUST_LOG", "info")],
+        &[("DATABASE_URL", url.as_str()), ("RUST_LOG", filter)],
     );
-    let (answer, _, _) = raw_exchange(
-        &server.base,
-        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: a\0b\r\n\r\n",
-        &[],
-        Duration::ZERO,
-    );
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
-
+    let (answer, _, _) = raw_exchange(&server.base, raw, &[], Duration::ZERO);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !server.log.lock().unwrap().contains("stream error") && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let log = server.stop();
+    (answer, server.stop())
+}
+
+const MALFORMED: &str = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: a\0b\r\n\r\n";
+
+#[test]
+fn a_clients_malformed_request_is_a_warning_in_the_log_not_an_error() {
+    let (answer, log) = log_of_a_malformed_exchange("info", MALFORMED);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     let line = log
         .lines()
         .find(|l| l.contains("stream error"))
@@ -320,28 +322,12 @@ fn the_access_log_is_written_exactly_when_rust_log_lets_it() {
         ),
         ("warn,latchkey=info", false),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("log.db").display());
-        let server = crate::binary::BinApp::start(
-            dir.path(),
-            &[("DATABASE_URL", url.as_str()), ("RUST_LOG", filter)],
-        );
-        let (answer, _, _) = raw_exchange(
-            &server.base,
-            "GET /healthz?probe=1 HTTP/1.1\r\nHost: x\r\n\r\n\
-             GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: a\0b\r\n\r\n",
-            &[],
-            Duration::ZERO,
-        );
+        let raw = format!("GET /healthz?probe=1 HTTP/1.1\r\nHost: x\r\n\r\n{MALFORMED}");
+        let (answer, log) = log_of_a_malformed_exchange(filter, &raw);
         assert!(answer.starts_with("HTTP/1.1 200"), "{filter}: {answer}");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !server.log.lock().unwrap().contains("stream error") && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let log = server.stop();
         assert!(log.contains("stream error"), "{filter}: {log}");
         assert_eq!(
-            log.contains("\"GET /healthz?probe=1 HTTP/1.1\" 200 2 "),
+            log.contains("] 127.0.0.1 \"GET /healthz?probe=1 HTTP/1.1\" 200 2 "),
             expected,
             "{filter}: {log}"
         );
