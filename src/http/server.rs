@@ -110,7 +110,7 @@ impl Application {
         let shared = state.clone();
         let base = state.urls.base().to_string();
         // actix's Logger builds its line (the peer's address formatted, the request line
-        // copied) on every request and only then asks whether it may be written: about a sixth
+        // copied) on every request and only then asks whether it may be written: about a quarter
         // of a cheap request's work. The filter is fixed at start-up, so ask once.
         let access_log = log::log_enabled!(target: ACCESS_LOG, log::Level::Info);
         let server = HttpServer::new(move || {
