@@ -2,7 +2,7 @@
 //! original request (nginx `X-Original-URL`/`-Method`; Caddy and Traefik `X-Forwarded-*`), and
 //! whether a refused request was a navigation (sent to sign-in) or a script's call (401).
 
-use crate::domain::{Authority, Scheme, UrlRef, MAX_URL};
+use crate::domain::{AuthorityRef, Scheme, UrlRef, MAX_URL};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -101,10 +101,8 @@ pub fn from_forwarded<'a>(
     let method = method("X-Forwarded-Method", method_h)?;
     let scheme = Scheme::parse(required("X-Forwarded-Proto", proto)?)
         .ok_or(ForwardError::Malformed("X-Forwarded-Proto"))?;
-    let host = required("X-Forwarded-Host", host)?;
-    if !Authority::check(host) {
-        return Err(ForwardError::Malformed("X-Forwarded-Host"));
-    }
+    let host = AuthorityRef::parse(required("X-Forwarded-Host", host)?)
+        .ok_or(ForwardError::Malformed("X-Forwarded-Host"))?;
     let uri = required("X-Forwarded-Uri", uri)?;
     let url =
         UrlRef::from_parts(scheme, host, uri).ok_or(ForwardError::Malformed("X-Forwarded-Uri"))?;

@@ -8,7 +8,9 @@ mod web;
 pub use email::Email;
 pub use ids::{SessionId, UserId};
 pub use password::{NewPassword, PasswordError};
-pub use web::{AbsoluteUrl, Authority, BasePath, CookieDomain, Scheme, UrlRef, MAX_URL};
+pub use web::{
+    AbsoluteUrl, Authority, AuthorityRef, BasePath, CookieDomain, Scheme, UrlRef, MAX_URL,
+};
 
 use serde::{Deserialize, Serialize};
 

@@ -86,11 +86,6 @@ impl Authority {
         AuthorityRef::parse(s).map(AuthorityRef::to_authority)
     }
 
-    /// Whether `s` would parse, without copying it.
-    pub fn check(s: &str) -> bool {
-        AuthorityRef::parse(s).is_some()
-    }
-
     /// The lower-cased host.
     pub fn host(&self) -> &str {
         &self.host
@@ -111,16 +106,21 @@ impl fmt::Display for Authority {
     }
 }
 
-/// An [`Authority`] checked but not yet lower-cased or copied: the host borrows the text it
-/// was read from (brackets included for IPv6).
+/// An [`Authority`] checked but not yet lower-cased or copied: it borrows the text it was read
+/// from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct AuthorityRef<'a> {
+pub struct AuthorityRef<'a> {
+    /// All of it, as written.
+    text: &'a str,
+    /// The host, as written (brackets included for IPv6).
     host: &'a str,
     port: Option<u16>,
 }
 
 impl<'a> AuthorityRef<'a> {
-    fn parse(s: &'a str) -> Option<Self> {
+    /// Checks `host[:port]` by [`Authority::parse`]'s rules (that function is this one, then a
+    /// copy).
+    pub fn parse(s: &'a str) -> Option<Self> {
         let (host, port) = if let Some(v6) = s.strip_prefix('[') {
             let (inside, after) = v6.split_once(']')?;
             let ok = !inside.is_empty()
@@ -145,7 +145,11 @@ impl<'a> AuthorityRef<'a> {
             }
             (host, port)
         };
-        Some(Self { host, port })
+        Some(Self {
+            text: s,
+            host,
+            port,
+        })
     }
 
     fn to_authority(self) -> Authority {
@@ -262,6 +266,11 @@ fn url_byte(b: u8) -> bool {
     (0x21..0x7f).contains(&b) && b != b'\\'
 }
 
+/// Whether the part after the host (path and query) is allowed: URL bytes, and no fragment.
+fn tail_ok(tail: &str) -> bool {
+    tail.bytes().all(|b| url_byte(b) && b != b'#')
+}
+
 /// An [`AbsoluteUrl`] checked by the same rules but still borrowing the text it was read from.
 /// Forward auth checks the proxy's URL on every request it answers, and needs a copy only to
 /// name it in a sign-in link.
@@ -291,7 +300,7 @@ impl<'a> UrlRef<'a> {
         let (authority, tail) = rest.split_at(end);
         // The scheme is `http(s)` and a valid authority holds only visible ASCII without
         // `@` or `\`: the tail is all that is left to check, in one pass.
-        if !tail.bytes().all(|b| url_byte(b) && b != b'#') {
+        if !tail_ok(tail) {
             return None;
         }
         Some(Self {
@@ -302,21 +311,18 @@ impl<'a> UrlRef<'a> {
     }
 
     /// The URL a proxy sent in parts (Caddy's and Traefik's `X-Forwarded-*`): exactly what
-    /// [`UrlRef::parse`] makes of `scheme://authority` + `uri` when `authority` is a valid
-    /// [`Authority`] and `uri` starts with `/`, and `None` otherwise.
-    pub fn from_parts(scheme: Scheme, authority: &'a str, uri: &'a str) -> Option<Self> {
+    /// [`UrlRef::parse`] makes of `scheme://authority` + `uri` when `uri` starts with `/`, and
+    /// `None` otherwise.
+    pub fn from_parts(scheme: Scheme, authority: AuthorityRef<'a>, uri: &'a str) -> Option<Self> {
         // A valid authority holds only visible ASCII and none of `/ ? # @ \`, so the joined
         // text splits where the parts meet, and the uri alone decides the rest.
-        let joined = scheme.as_str().len() + "://".len() + authority.len() + uri.len();
-        if !uri.starts_with('/')
-            || joined > MAX_URL
-            || !uri.bytes().all(|b| url_byte(b) && b != b'#')
-        {
+        let joined = scheme.as_str().len() + "://".len() + authority.text.len() + uri.len();
+        if !uri.starts_with('/') || joined > MAX_URL || !tail_ok(uri) {
             return None;
         }
         Some(Self {
             scheme,
-            authority: AuthorityRef::parse(authority)?,
+            authority,
             tail: uri,
         })
     }
@@ -435,11 +441,12 @@ mod tests {
         ) {
             let scheme = if https { Scheme::Https } else { Scheme::Http };
             let joined = format!("{}://{host}{uri}", scheme.as_str());
-            let expected = (Authority::check(&host) && uri.starts_with('/'))
+            let authority = AuthorityRef::parse(&host);
+            let expected = (authority.is_some() && uri.starts_with('/'))
                 .then(|| AbsoluteUrl::parse(&joined))
                 .flatten();
             prop_assert_eq!(
-                UrlRef::from_parts(scheme, &host, &uri).map(UrlRef::to_url),
+                authority.and_then(|a| UrlRef::from_parts(scheme, a, &uri)).map(UrlRef::to_url),
                 expected,
                 "{:?} {:?}",
                 host,
@@ -451,9 +458,10 @@ mod tests {
     #[test]
     fn a_url_in_parts_is_held_to_the_same_length() {
         let uri = format!("/{}", "a".repeat(MAX_URL - "https://app.test/".len()));
-        assert!(UrlRef::from_parts(Scheme::Https, "app.test", &uri).is_some());
+        let app = AuthorityRef::parse("app.test").unwrap();
+        assert!(UrlRef::from_parts(Scheme::Https, app, &uri).is_some());
         let longer = format!("{uri}a");
-        assert!(UrlRef::from_parts(Scheme::Https, "app.test", &longer).is_none());
+        assert!(UrlRef::from_parts(Scheme::Https, app, &longer).is_none());
         assert!(AbsoluteUrl::parse(&format!("https://app.test{longer}")).is_none());
     }
 
