@@ -33,6 +33,10 @@ const REMOTE_EMAIL: HeaderName = HeaderName::from_static("remote-email");
 const REMOTE_GROUPS: HeaderName = HeaderName::from_static("remote-groups");
 const REMOTE_USER_ID: HeaderName = HeaderName::from_static("remote-user-id");
 const REMOTE_SESSION_ID: HeaderName = HeaderName::from_static("remote-session-id");
+const LATCHKEY_SET_COOKIE_ACCESS: HeaderName =
+    HeaderName::from_static("latchkey-set-cookie-access");
+const LATCHKEY_SET_COOKIE_REFRESH: HeaderName =
+    HeaderName::from_static("latchkey-set-cookie-refresh");
 
 /// Which proxy protocol a request speaks.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -287,14 +291,14 @@ fn no_session(
 fn copy_cookies(req: &HttpRequest, st: &AppState, res: &mut HttpResponse) {
     for cookie in pending_cookies(req) {
         let name = if cookie.name() == st.cookies.access {
-            "latchkey-set-cookie-access"
+            LATCHKEY_SET_COOKIE_ACCESS
         } else if cookie.name() == st.cookies.refresh {
-            "latchkey-set-cookie-refresh"
+            LATCHKEY_SET_COOKIE_REFRESH
         } else {
             continue;
         };
         if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
-            res.headers_mut().insert(HeaderName::from_static(name), v);
+            res.headers_mut().insert(name, v);
         }
     }
 }
